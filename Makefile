@@ -1,0 +1,55 @@
+# dayflow: `make demo` runs the example pipeline on a local stack; `make test` runs every check.
+# Both build .venv first, on a fresh machine, with nothing installed by hand.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+DAYFLOW := $(VENV)/bin/dayflow
+STAMP := $(VENV)/.installed
+
+# A Python 3.13: python3.13 on PATH if it runs (a pyenv shim refuses unless 3.13 is selected), else pyenv's.
+PYTHON313 ?= $(shell \
+  if python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then command -v python3.13; \
+  elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1) && [ -n "$$v" ]; then \
+    echo "$$(pyenv root)/versions/$$v/bin/python3.13"; fi)
+
+.PHONY: help venv demo test lint typecheck pytest bench image clean
+
+help:
+	@echo "make demo   run the example pipeline on a local stack (no GCP account needed)"
+	@echo "make test   lint, type-check and run every test"
+	@echo "make bench  run the benchmarks in bench/ (each prints one JSON object)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "error: no Python 3.13 found (looked for python3.13 on PATH, then pyenv)" >&2; exit 2; }
+	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[local,infra,dev]'
+	# local-bigquery loads DuckDB extensions at start-up and would download them: install them from wheels.
+	$(PY) -c "from duckdb_extensions import import_extension; [import_extension(e) for e in ('ducklake', 'icu', 'json', 'parquet', 'spatial')]"
+	touch $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/yamllint -s workflows/
+
+typecheck: venv
+	$(VENV)/bin/mypy src services
+
+pytest: venv
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+bench: venv
+	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b; done
+
+demo: venv
+	$(PY) -m dayflow.demo
+
+clean:
+	rm -rf $(VENV) .dayflow .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""dayflow's exception hierarchy. Messages say what was found and what was expected."""
+
+from __future__ import annotations
+
+
+class DayflowError(Exception):
+    """Base of every error dayflow raises on purpose."""
+
+
+class UserError(DayflowError):
+    """Bad input from a user: printed as one line (exit 2 from the CLI, 4xx over HTTP)."""
+
+
+class SpecError(UserError):
+    """A spec file is invalid. Holds one line per problem."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+
+class NotFoundError(UserError):
+    """An unknown pipeline, job, backfill or execution."""
+
+
+class WarehouseError(DayflowError):
+    """A BigQuery job failed. `transient` errors (5xx, 429, aborted transactions) may be retried."""
+
+    def __init__(self, message: str, *, transient: bool, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.job_id = job_id
+
+
+class JobNotRunnableError(UserError):
+    """A job kind that cannot run in this build or environment."""

@@ -1,0 +1,362 @@
+"""The declarative spec, `dayflow.yaml`: environments, pipelines with their job DAGs, and topics.
+
+`load_spec(path)` parses and validates a spec file. Every problem is reported as one line that
+names the file, the field path and what was expected, e.g.
+`dayflow.yaml: pipelines.shop.jobs.mart.depends_on: unknown job 'stg' (expected one of: a, b)`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+)
+
+from dayflow.errors import SpecError
+from dayflow.partitions import Granularity, PartitionScheme
+
+EnvironmentName = Literal["local", "dev", "prod"]
+
+# Names that end up in GCP resource ids (Workflows, Scheduler, service accounts): lower snake case.
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+# BigQuery dataset, table and column names; validated here so they can be quoted into SQL safely.
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")]
+# Pub/Sub topic ids need at least 3 characters.
+TopicName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{2,99}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(
+            f"unknown timezone {value!r} (expected an IANA name such as 'Europe/Stockholm')"
+        ) from err
+    return value
+
+
+def _check_cron(value: str) -> str:
+    from croniter import croniter
+
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"invalid cron schedule {value!r} (expected 5 fields: minute hour day month weekday)"
+        )
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+class Environment(_Model):
+    """Where an environment lives, and how its datasets are named."""
+
+    gcp_project: str = Field(pattern=r"^[a-z][a-z0-9-]{3,29}$|^local$")
+    region: str = "europe-north1"
+    # Physical dataset = dataset_prefix + logical dataset name, e.g. "dev_" + "mart".
+    dataset_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    def get_dataset_id(self, logical: str) -> str:
+        return f"{self.dataset_prefix}{logical}"
+
+
+class Destination(_Model):
+    """A partitioned BigQuery table that a job writes."""
+
+    dataset: Identifier
+    table: Identifier
+    partition_field: Identifier
+    # DATE suits daily pipelines; hourly pipelines need TIMESTAMP.
+    partition_type: Literal["DATE", "TIMESTAMP"] = "DATE"
+    require_partition_filter: bool = True
+    clustering: list[Identifier] = Field(default_factory=list, max_length=4)
+
+
+class ReplacePartition(_Model):
+    strategy: Literal["replace_partition"] = "replace_partition"
+
+
+class Merge(_Model):
+    strategy: Literal["merge"]
+    keys: list[Identifier] = Field(min_length=1)
+
+
+WriteStrategy = Annotated[ReplacePartition | Merge, Field(discriminator="strategy")]
+
+
+class _Job(_Model):
+    depends_on: list[Name] = Field(default_factory=list)
+    timeout_seconds: int = Field(default=3600, ge=1, le=86_400)
+
+
+class BigQuerySqlJob(_Job):
+    """A SQL SELECT (in a file next to the spec) written idempotently into one partition.
+
+    The query may use `@partition_key` (STRING), `@partition_date` (DATE, daily pipelines),
+    `@partition_start` and `@partition_end` (TIMESTAMP, the partition's half-open UTC bounds).
+    """
+
+    kind: Literal["bigquery_sql"]
+    sql: str = Field(pattern=r"\.sql$")
+    destination: Destination
+    write: WriteStrategy = Field(default_factory=ReplacePartition)
+
+
+class DbtJob(_Job):
+    kind: Literal["dbt"]
+    project_dir: str
+    select: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    # Tests named here only warn; any other failing test fails the job.
+    warn_tests: list[str] = Field(default_factory=list)
+    target: str | None = None
+
+
+class ManagedDataform(_Model):
+    repository: str
+    git_commitish: str = "main"
+
+
+class DataformJob(_Job):
+    kind: Literal["dataform"]
+    project_dir: str
+    tags: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list)
+    # When set, run through the managed Dataform API instead of the local CLI.
+    managed: ManagedDataform | None = None
+
+
+class HttpJob(_Job):
+    kind: Literal["http"]
+    url: HttpUrl
+    method: Literal["GET", "POST", "PUT"] = "POST"
+    auth: Literal["oidc", "none"] = "oidc"
+
+
+class DedupJob(_Job):
+    """Builds a topic's deduplicated semantic table for a partition from its ingest table."""
+
+    kind: Literal["dedup"]
+    topic: TopicName
+    destination: Destination
+    # SCD type 2 history (valid_from, valid_to, is_current) instead of the latest state only.
+    history: bool = False
+
+
+Job = Annotated[
+    BigQuerySqlJob | DbtJob | DataformJob | HttpJob | DedupJob, Field(discriminator="kind")
+]
+JOB_KINDS = ("bigquery_sql", "dbt", "dataform", "http", "dedup")
+
+
+class CatchUp(_Model):
+    """On a scheduled run, also start missing partitions among the `window` before it."""
+
+    enabled: bool = False
+    window: int = Field(default=0, ge=0, le=10_000)
+
+
+class Pipeline(_Model):
+    granularity: Granularity
+    timezone: Timezone
+    schedule: Cron
+    start: str
+    # A schedule time processes the partition `lag` partitions before the one containing it:
+    # 1 means "the last complete partition" (a daily 02:00 run processes yesterday).
+    lag: int = Field(default=1, ge=0, le=1000)
+    catch_up: CatchUp = Field(default_factory=CatchUp)
+    jobs: dict[Name, Job] = Field(min_length=1)
+
+    @functools.cached_property
+    def scheme(self) -> PartitionScheme:
+        return PartitionScheme(self.granularity, self.timezone)
+
+
+FieldType = Literal[
+    "string", "integer", "number", "boolean", "timestamp", "date", "object", "array"
+]
+
+
+class TopicField(_Model):
+    type: FieldType
+    required: bool = False
+    enum: list[str | int] | None = None
+
+
+class Topic(_Model):
+    """An event topic and the schema its messages' JSON data must satisfy."""
+
+    schema_version: int = Field(default=1, ge=1)
+    fields: dict[Identifier, TopicField] = Field(min_length=1)
+    # The business key and event time that the semantic layer deduplicates and orders by.
+    key: list[Identifier] = Field(min_length=1)
+    event_time: Identifier
+    max_payload_bytes: int = Field(default=1_000_000, ge=1, le=10_000_000)
+    ingest_dataset: Identifier = "ingest"
+
+
+class Spec(_Model):
+    """A whole `dayflow.yaml`."""
+
+    version: Literal[1]
+    name: Name
+    environments: dict[EnvironmentName, Environment]
+    pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
+    topics: dict[TopicName, Topic] = Field(default_factory=dict)
+    # The directory of the spec file: job files (`sql`, `project_dir`) are relative to it.
+    root: Path = Field(default=Path(), exclude=True)
+
+    @field_validator("environments")
+    @classmethod
+    def _require_local(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        if "local" not in value:
+            raise ValueError("environment 'local' is missing (expected local, dev and prod)")
+        return value
+
+    def get_pipeline(self, name: str) -> Pipeline:
+        try:
+            return self.pipelines[name]
+        except KeyError:
+            raise SpecError(
+                f"unknown pipeline {name!r} (expected one of: {', '.join(self.pipelines)})"
+            ) from None
+
+    def get_environment(self, name: str) -> Environment:
+        try:
+            return self.environments[name]  # type: ignore[index]
+        except KeyError:
+            raise SpecError(
+                f"unknown environment {name!r} (expected one of: {', '.join(self.environments)})"
+            ) from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate a spec file; raise `SpecError` with one line per problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"{path}: file not found (expected a dayflow.yaml spec)") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}:{where}: not valid YAML ({getattr(err, 'problem', err)})") from err
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        spec = Spec.model_validate({**raw, "root": path.parent})
+    except ValidationError as err:
+        raise SpecError(*(f"{path}: {line}" for line in _format_errors(err))) from None
+    problems = [f"{path}: {line}" for line in check_spec(spec)]
+    if problems:
+        raise SpecError(*problems)
+    return spec
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = _field_path(e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        value = e.get("input")
+        if e["type"] != "value_error" and isinstance(value, str | int | float | bool):
+            message += f" (got {value!r})"
+        lines.append(f"{loc}: {message}" if loc else message)
+    return lines
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    # pydantic puts the discriminator value of a tagged union in the path: drop it.
+    parts = [
+        str(p)
+        for i, p in enumerate(loc)
+        if not (i >= 3 and loc[i - 2] == "jobs" and p in JOB_KINDS)
+    ]
+    return ".".join(parts)
+
+
+def check_spec(spec: Spec) -> list[str]:
+    """Checks across fields: job graphs, partition keys, file references. Returns problem lines."""
+    problems: list[str] = []
+    for name, pipeline in spec.pipelines.items():
+        where = f"pipelines.{name}"
+        try:
+            pipeline.scheme.parse_partition_key(pipeline.start)
+        except ValueError as err:
+            problems.append(f"{where}.start: {err}")
+        for job_name, job in pipeline.jobs.items():
+            for dep in job.depends_on:
+                if dep == job_name:
+                    problems.append(f"{where}.jobs.{job_name}.depends_on: job depends on itself")
+                elif dep not in pipeline.jobs:
+                    problems.append(
+                        f"{where}.jobs.{job_name}.depends_on: unknown job {dep!r} "
+                        f"(expected one of: {', '.join(j for j in pipeline.jobs if j != job_name)})"
+                    )
+            if isinstance(job, BigQuerySqlJob | DedupJob):
+                dest = job.destination
+                if pipeline.granularity == "hour" and dest.partition_type == "DATE":
+                    problems.append(
+                        f"{where}.jobs.{job_name}.destination.partition_type: DATE cannot hold "
+                        "hourly partitions (expected TIMESTAMP)"
+                    )
+            if isinstance(job, BigQuerySqlJob) and not (spec.root / job.sql).is_file():
+                problems.append(f"{where}.jobs.{job_name}.sql: file {job.sql!r} not found")
+            if isinstance(job, DedupJob) and job.topic not in spec.topics:
+                problems.append(
+                    f"{where}.jobs.{job_name}.topic: unknown topic {job.topic!r} "
+                    f"(expected one of: {', '.join(spec.topics) or 'no topics declared'})"
+                )
+        cycle = find_cycle({j: job.depends_on for j, job in pipeline.jobs.items()})
+        if cycle:
+            problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
+    for topic_name, topic in spec.topics.items():
+        for field in [*topic.key, topic.event_time]:
+            if field not in topic.fields:
+                problems.append(
+                    f"topics.{topic_name}: key or event_time field {field!r} "
+                    "is not declared in fields"
+                )
+    return problems
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """Return one dependency cycle as a path (first node repeated at the end), or None."""
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if dep == node or dep not in graph:
+                continue  # reported separately
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (found := visit(node)):
+            return found
+    return None
