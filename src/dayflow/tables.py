@@ -60,3 +60,59 @@ LEDGER = TableDef(
         Column("recorded_at", "TIMESTAMP", "REQUIRED"),
     ),
 )
+
+# The append-only raw log of one topic; BigQuery's insertId is the Pub/Sub message id.
+INGEST_COLUMNS = (
+    Column("message_id", "STRING", "REQUIRED"),
+    Column("publish_time", "TIMESTAMP", "REQUIRED"),
+    Column("attributes", "JSON"),
+    Column("data", "JSON"),
+    Column("ordering_key", "STRING"),
+    Column("topic", "STRING", "REQUIRED"),
+    Column("schema_version", "INT64"),
+    Column("ingested_at", "TIMESTAMP", "REQUIRED"),
+)
+
+
+def get_ingest_table(topic: str, dataset: str = "ingest") -> TableDef:
+    """The ingest table of a topic: `<dataset>.events_<topic>`, partitioned by ingestion date."""
+    return TableDef(
+        dataset=dataset,
+        table=f"events_{topic.replace('-', '_')}",
+        columns=INGEST_COLUMNS,
+        partition_field="ingested_at",
+        clustering=("message_id",),
+        description=f"append-only events of topic {topic}",
+    )
+
+
+# Every message that could not be ingested, with why; nothing is ever dropped.
+DEAD_LETTER = TableDef(
+    dataset="ingest",
+    table="dead_letter",
+    partition_field="received_at",
+    clustering=("topic",),
+    description="messages that could not be ingested, with the reason",
+    columns=(
+        Column("message_id", "STRING"),
+        Column("topic", "STRING"),
+        Column("subscription", "STRING"),
+        Column("publish_time", "TIMESTAMP"),
+        Column("attributes", "JSON"),
+        Column("raw_data", "STRING", description="the message data, base64 as received"),
+        Column("reason", "STRING", "REQUIRED", "why it was dead-lettered, e.g. bad_json"),
+        Column("detail", "STRING", description="the error, naming the bad value"),
+        Column("received_at", "TIMESTAMP", "REQUIRED"),
+    ),
+)
+
+TOPIC_FIELD_TYPES: dict[str, FieldType] = {
+    "string": "STRING",
+    "integer": "INT64",
+    "number": "FLOAT64",
+    "boolean": "BOOL",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "object": "JSON",
+    "array": "JSON",
+}
