@@ -1,0 +1,120 @@
+"""The BigQuery boundary: one client factory for GCP and the local emulator, safe identifiers,
+and the classification of BigQuery errors into transient and permanent."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dayflow.errors import UserError, WarehouseError
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
+_PROJECT = re.compile(r"^[a-z][a-z0-9-]{3,29}$|^local$")
+
+# Messages of a multi-statement transaction aborted by a concurrent one: BigQuery's own, and the
+# local emulator's (DuckLake). Retried with a new job id, like a transient error.
+_CONCURRENT_ABORT = (
+    "concurrent update",
+    "transaction is aborted",
+    "could not serialize access",
+    "failed to commit ducklake transaction",
+    "conflict on",
+)
+
+
+def validate_identifier(value: str, what: str = "identifier") -> str:
+    """Return `value` if it is a plain BigQuery identifier, else raise UserError."""
+    if not _IDENTIFIER.match(value):
+        raise UserError(
+            f"{what} {value!r} is not a valid BigQuery name "
+            "(expected letters, digits and underscores, not starting with a digit)"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TableRef:
+    """A fully qualified table. Its parts are validated, so `sql` is safe to put in a query."""
+
+    project: str
+    dataset: str
+    table: str
+
+    def __post_init__(self) -> None:
+        if not _PROJECT.match(self.project):
+            raise UserError(f"project {self.project!r} is not a valid GCP project id")
+        validate_identifier(self.dataset, "dataset")
+        if "$" in self.table:
+            raise UserError(
+                f"table {self.table!r} uses a partition decorator, which dayflow never uses "
+                "(the local emulator silently writes a table of that literal name); "
+                "expected a plain table name"
+            )
+        validate_identifier(self.table, "table")
+
+    @property
+    def sql(self) -> str:
+        return f"`{self.project}.{self.dataset}.{self.table}`"
+
+    @property
+    def table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{self.table}"
+
+
+def make_bigquery_client(
+    project: str, endpoint: str | None = None, location: str | None = None
+) -> bigquery.Client:
+    """A BigQuery client for GCP (`endpoint` None, default credentials) or an emulator URL."""
+    from google.cloud import bigquery
+
+    if endpoint is None:
+        return bigquery.Client(project=project, location=location)
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    return bigquery.Client(
+        project=project,
+        location=location,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+
+
+def is_concurrent_abort(err: BaseException) -> bool:
+    message = str(err).lower()
+    return any(marker in message for marker in _CONCURRENT_ABORT)
+
+
+def classify_error(err: Exception, job_id: str | None = None) -> WarehouseError:
+    """Map a BigQuery client error to a WarehouseError that says whether a retry may help."""
+    from google.api_core import exceptions as gexc
+
+    if isinstance(err, WarehouseError):
+        return err
+    transient = False
+    if isinstance(err, gexc.ServerError | gexc.TooManyRequests) or is_concurrent_abort(err):
+        transient = True
+    elif isinstance(err, gexc.Forbidden):
+        transient = any(e.get("reason") in _RATE_REASONS for e in _error_list(err))
+    elif isinstance(err, ConnectionError | TimeoutError) or type(err).__module__.startswith(
+        ("requests", "urllib3")
+    ):
+        transient = True
+    message = getattr(err, "message", None) or str(err)
+    return WarehouseError(first_line(str(message)), transient=transient, job_id=job_id)
+
+
+_RATE_REASONS = {"rateLimitExceeded", "backendError", "jobRateLimitExceeded"}
+
+
+def _error_list(err: Any) -> list[dict[str, Any]]:
+    errors = getattr(err, "errors", None) or []
+    return [e for e in errors if isinstance(e, dict)]
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
