@@ -55,7 +55,10 @@ class ServerState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # path -> list of (status, body, content type); the last one repeats.
     scripts: dict[str, list[tuple[int, Any, str]]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # /slow holds each request until this many are in flight (or 0.5 s pass), so the
+    # observed maximum reaches the engine's concurrency limit deterministically.
+    hold_until: int = 0
+    lock: threading.Condition = field(default_factory=threading.Condition)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -72,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            state.lock.notify_all()
             state.requests.append(
                 {
                     "method": self.command,
@@ -84,7 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
             answer = (script.pop(0) if len(script) > 1 else script[0]) if script else None
         try:
             if path == "/slow":
-                time.sleep(0.03)
+                with state.lock:
+                    state.lock.wait_for(lambda: state.in_flight >= state.hold_until, timeout=0.5)
+                time.sleep(0.005)
                 answer = (200, {"ok": True}, "application/json")
             if path == "/echo":
                 answer = (
@@ -133,9 +139,10 @@ class LocalServer:
 def http_server() -> Iterator[LocalServer]:
     state = ServerState()
     handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})
+    server = server_class(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield LocalServer(f"http://127.0.0.1:{server.server_address[1]}", state)
     server.shutdown()
