@@ -34,3 +34,14 @@ class WarehouseError(DayflowError):
 
 class JobNotRunnableError(UserError):
     """A job kind that cannot run in this build or environment."""
+
+
+class TransformError(UserError):
+    """A dbt or Dataform job cannot run: a bad project, bad vars or a bad selection.
+
+    Raised before anything is written; the message names the project and what to fix.
+    """
+
+
+class ToolNotInstalledError(TransformError):
+    """A dbt or Dataform job needs a tool that is missing; the message says how to install it."""

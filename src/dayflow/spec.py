@@ -119,6 +119,28 @@ class BigQuerySqlJob(_Job):
     write: WriteStrategy = Field(default_factory=ReplacePartition)
 
 
+# Vars that dbt and Dataform jobs always receive from dayflow; a job's own `vars` cannot set them.
+RESERVED_TRANSFORM_VARS = ("partition_key", "partition_start", "partition_end", "dataset_prefix")
+
+
+def _check_transform_vars(
+    value: dict[str, str | int | float | bool],
+) -> dict[str, str | int | float | bool]:
+    reserved = sorted(set(value) & set(RESERVED_TRANSFORM_VARS))
+    if reserved:
+        raise ValueError(
+            f"vars {', '.join(map(repr, reserved))} are set by dayflow for each partition "
+            f"(expected other names than {', '.join(RESERVED_TRANSFORM_VARS)})"
+        )
+    return value
+
+
+# Extra project vars of a dbt or Dataform job, passed beside the partition's vars.
+TransformVars = Annotated[
+    dict[Identifier, str | int | float | bool], AfterValidator(_check_transform_vars)
+]
+
+
 class DbtJob(_Job):
     kind: Literal["dbt"]
     project_dir: str
@@ -126,7 +148,11 @@ class DbtJob(_Job):
     exclude: list[str] = Field(default_factory=list)
     # Tests named here only warn; any other failing test fails the job.
     warn_tests: list[str] = Field(default_factory=list)
+    # The profile target's name in GCP; local runs always use target `local`.
     target: str | None = None
+    vars: TransformVars = Field(default_factory=dict)
+    # Logical dataset of models without a `schema` config (the profile's dataset).
+    dataset: Identifier = "dbt"
 
 
 class ManagedDataform(_Model):
@@ -141,6 +167,7 @@ class DataformJob(_Job):
     actions: list[str] = Field(default_factory=list)
     # When set, run through the managed Dataform API instead of the local CLI.
     managed: ManagedDataform | None = None
+    vars: TransformVars = Field(default_factory=dict)
 
 
 class HttpJob(_Job):
@@ -317,6 +344,15 @@ def check_spec(spec: Spec) -> list[str]:
                         f"{where}.jobs.{job_name}.destination.partition_type: DATE cannot hold "
                         "hourly partitions (expected TIMESTAMP)"
                     )
+            if (
+                isinstance(job, BigQuerySqlJob)
+                and isinstance(job.write, Merge)
+                and job.destination.require_partition_filter
+            ):
+                problems.append(
+                    f"{where}.jobs.{job_name}.destination.require_partition_filter: a merge matches "
+                    "keys across the whole table (expected require_partition_filter: false)"
+                )
             if isinstance(job, BigQuerySqlJob) and not (spec.root / job.sql).is_file():
                 problems.append(f"{where}.jobs.{job_name}.sql: file {job.sql!r} not found")
             if isinstance(job, DedupJob) and job.topic not in spec.topics:

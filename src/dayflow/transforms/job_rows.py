@@ -1,0 +1,64 @@
+"""Rows written by BigQuery jobs that dbt or Dataform ran, read back from the jobs API.
+
+Both tools report row counts unevenly: dbt-bigquery gives none for scripts and counts a MERGE's
+deleted rows as "affected"; the Dataform CLI gives none at all. Reading the jobs themselves gives
+one meaning for both tools and both environments: rows inserted or updated by DML, plus the rows
+of a table created by CREATE TABLE AS SELECT. It is best effort: a count that cannot be read is
+None and never fails a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+_log = logging.getLogger(__name__)
+
+_DML_WRITES = ("INSERT", "MERGE", "UPDATE")
+_CREATES = ("CREATE_TABLE_AS_SELECT", "CREATE_TABLE")
+# Seconds per jobs API call, and for its retries; these are cheap metadata reads.
+_CALL_TIMEOUT = 10.0
+_RETRY_DEADLINE = 20.0
+
+
+def count_rows_written(client: bigquery.Client, job_ids: Iterable[str]) -> int | None:
+    """Sum of rows written by `job_ids` (scripts through their child jobs), or None if unknown."""
+    from google.cloud.bigquery import DEFAULT_RETRY
+
+    retry = DEFAULT_RETRY.with_deadline(_RETRY_DEADLINE)
+    counts = []
+    for job_id in job_ids:
+        try:
+            job = client.get_job(job_id, retry=retry, timeout=_CALL_TIMEOUT)
+            count = _rows_of(client, job, retry, depth=0)
+        except Exception as err:  # best effort: statistics never decide a run's outcome
+            _log.warning("could not read rows written by BigQuery job %s: %s", job_id, err)
+            return None
+        if count is not None:
+            counts.append(count)
+    return sum(counts) if counts else None
+
+
+def _rows_of(client: bigquery.Client, job: Any, retry: Any, depth: int) -> int | None:
+    statement = getattr(job, "statement_type", None)
+    if statement == "SCRIPT" and depth == 0:
+        children = client.list_jobs(parent_job=job.job_id, retry=retry, timeout=_CALL_TIMEOUT)
+        counts = [_rows_of(client, child, retry, depth + 1) for child in children]
+        known = [c for c in counts if c is not None]
+        return sum(known) if known else None
+    if statement in _DML_WRITES:
+        stats = job.dml_stats
+        if stats is not None:
+            return int(stats.inserted_row_count or 0) + int(stats.updated_row_count or 0)
+        return int(job.num_dml_affected_rows) if job.num_dml_affected_rows is not None else None
+    if statement in _CREATES:
+        table = job.ddl_target_table or job.destination
+        if table is None:
+            return None
+        num_rows = client.get_table(table, retry=retry, timeout=_CALL_TIMEOUT).num_rows
+        return int(num_rows) if num_rows is not None else None
+    return None
