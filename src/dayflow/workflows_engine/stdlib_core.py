@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import KEY_ERROR, TYPE_ERROR, VALUE_ERROR, workflow_error
 from .library import Runtime, register, register_value
-from .values import check_int, is_number, to_json, type_name
+from .values import check_int, extended, is_number, to_json, type_name
 
 
 def _expect(name: str, value: Any, *types: str) -> None:
@@ -130,13 +130,13 @@ def _map_merge_nested(rt: Runtime, first: Any, second: Any) -> dict[str, Any]:
 @register("list.concat", "objs", "val")
 def _list_concat(rt: Runtime, objs: Any, val: Any) -> list[Any]:
     _expect("list.concat", objs, "list")
-    return [*objs, val]
+    return extended(objs, val)
 
 
 @register("list.prepend", "objs", "val")
 def _list_prepend(rt: Runtime, objs: Any, val: Any) -> list[Any]:
     _expect("list.prepend", objs, "list")
-    return [val, *objs]
+    return extended(objs, val, front=True)
 
 
 def _number(name: str, value: Any) -> int | float:

@@ -29,6 +29,27 @@ class FunctionRef:
     name: str
 
 
+class SizedList(list[Any]):
+    """A list that knows its JSON size, so `list.concat` accumulations cost O(1) to measure.
+
+    Only built by list.concat / list.prepend from an existing list plus one element;
+    like every stored value it is never mutated afterwards.
+    """
+
+    __slots__ = ("json_size",)
+
+    def __init__(self, items: list[Any], size: int) -> None:
+        super().__init__(items)
+        self.json_size = size
+
+
+def extended(items: list[Any], value: Any, *, front: bool = False) -> SizedList:
+    """`items` plus `value` (appended, or prepended with `front`), with its size tracked."""
+    base = json_size(items)
+    size = base + json_size(value) + (1 if items else 0)
+    return SizedList([value, *items] if front else [*items, value], size)
+
+
 def type_name(value: Any) -> str:
     """The Workflows name of a value's type (used in error messages and `get_type`)."""
     if value is None:
@@ -69,12 +90,20 @@ def equals(a: Any, b: Any) -> bool:
         return isinstance(a, bool) and isinstance(b, bool) and a is b
     if is_number(a) and is_number(b):
         return bool(a == b)
+    if isinstance(a, list):
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(equals(x, y) for x, y in zip(a, b, strict=True))
+        )
+    if isinstance(a, dict):
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(equals(v, b[k]) for k, v in a.items())
+        )
     if type(a) is not type(b):
         return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(equals(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(equals(v, b[k]) for k, v in a.items())
     return bool(a == b)
 
 
@@ -109,8 +138,11 @@ def json_size(value: Any) -> int:
         return 4 if value is not False else 5
     if isinstance(value, int):
         return len(str(value))
-    if isinstance(value, str) and len(value) < 64 and value.isascii():
-        return len(value) + 2  # quotes; short ASCII strings rarely need escapes
+    if isinstance(value, str) and len(value) < 64 and value.isascii() and value.isprintable():
+        if '"' not in value and "\\" not in value:
+            return len(value) + 2  # the quotes; no escapes needed
+    if type(value) is SizedList:
+        return value.json_size
     encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
     return len(encoded.encode("utf-8"))
 
