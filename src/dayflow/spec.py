@@ -350,8 +350,9 @@ def check_spec(spec: Spec) -> list[str]:
                 and job.destination.require_partition_filter
             ):
                 problems.append(
-                    f"{where}.jobs.{job_name}.destination.require_partition_filter: a merge matches "
-                    "keys across the whole table (expected require_partition_filter: false)"
+                    f"{where}.jobs.{job_name}.destination.require_partition_filter: "
+                    "a merge matches keys across the whole table "
+                    "(expected require_partition_filter: false)"
                 )
             if isinstance(job, BigQuerySqlJob) and not (spec.root / job.sql).is_file():
                 problems.append(f"{where}.jobs.{job_name}.sql: file {job.sql!r} not found")

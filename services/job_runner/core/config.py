@@ -1,0 +1,26 @@
+"""Settings of the job-runner, from `JOB_RUNNER_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class JobRunnerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JOB_RUNNER_", frozen=True)
+
+    env: Literal["local", "dev", "prod"] = "local"
+    spec_path: Path = Path("dayflow.yaml")
+    # Default: the environment's gcp_project from the spec.
+    gcp_project: str | None = None
+    # Set locally to the emulator, e.g. http://127.0.0.1:9050; unset in GCP.
+    bigquery_endpoint: str | None = None
+    bigquery_location: str | None = None
+
+
+@lru_cache
+def get_settings() -> JobRunnerSettings:
+    return JobRunnerSettings()

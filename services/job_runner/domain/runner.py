@@ -1,0 +1,214 @@
+"""Runs one job of one pipeline for one partition, and records it in the run ledger.
+
+No FastAPI here: the HTTP layer (`api/`) maps the errors raised below to status codes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dayflow.errors import JobNotRunnableError, NotFoundError, UserError, WarehouseError
+from dayflow.ledger import RunLedger, RunRecord
+from dayflow.partitions import PartitionScheme
+from dayflow.spec import BigQuerySqlJob, Job, Pipeline, Spec
+from dayflow.warehouse import TableRef
+from job_runner.domain.writes import PartitionWriter, WriteStats
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    pipeline: str
+    job: str
+    partition_key: str
+    attempt: int | None = None
+    backfill_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    pipeline: str
+    job: str
+    partition_key: str
+    attempt: int
+    status: str
+    rows_written: int
+    bytes_processed: int
+    duration_seconds: float
+    bigquery_job_id: str | None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A partition's key and the values bound to every query as parameters."""
+
+    key: str
+    scheme: PartitionScheme
+
+    def get_query_parameters(self) -> list[bigquery.ScalarQueryParameter]:
+        from google.cloud import bigquery
+
+        start, end = self.scheme.get_partition_bounds(self.key)
+        return [
+            bigquery.ScalarQueryParameter("partition_key", "STRING", self.key),
+            bigquery.ScalarQueryParameter(
+                "partition_date", "DATE", self.scheme.get_partition_date(self.key)
+            ),
+            bigquery.ScalarQueryParameter("partition_start", "TIMESTAMP", start),
+            bigquery.ScalarQueryParameter("partition_end", "TIMESTAMP", end),
+        ]
+
+
+def get_job_id_base(pipeline: str, job: str, partition_key: str, attempt: int) -> str:
+    """Deterministic BigQuery job id prefix of a run: the same run never runs twice."""
+    key = partition_key.replace("-", "").replace("T", "h")
+    return f"dayflow_{pipeline}_{job}_{key}_a{attempt}"
+
+
+class InFlight:
+    """Counts runs in progress in this process and remembers the maximum."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current = 0
+        self.maximum = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.current += 1
+            self.maximum = max(self.maximum, self.current)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.current -= 1
+
+    def reset(self) -> int:
+        with self._lock:
+            previous, self.maximum = self.maximum, self.current
+            return previous
+
+
+class JobRunner:
+    """Executes runs against one environment's warehouse."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        env: str,
+        client: bigquery.Client,
+        ledger: RunLedger,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = spec
+        self.environment = spec.get_environment(env)
+        self.project = self.environment.gcp_project
+        self.client = client
+        self.ledger = ledger
+        self.writer = PartitionWriter(client)
+        self.in_flight = InFlight()
+        self._clock = clock
+
+    def get_job(self, pipeline_name: str, job_name: str) -> tuple[Pipeline, Job]:
+        try:
+            pipeline = self.spec.get_pipeline(pipeline_name)
+        except UserError as err:
+            raise NotFoundError(str(err)) from None
+        if job_name not in pipeline.jobs:
+            raise NotFoundError(
+                f"unknown job {job_name!r} in pipeline {pipeline_name!r} "
+                f"(expected one of: {', '.join(pipeline.jobs)})"
+            )
+        return pipeline, pipeline.jobs[job_name]
+
+    def run(self, request: RunRequest) -> RunOutcome:
+        pipeline, job = self.get_job(request.pipeline, request.job)
+        try:
+            day = pipeline.scheme.get_partition_date(request.partition_key)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        attempt = request.attempt
+        if attempt is None:
+            attempt = 1 + self.ledger.get_max_attempt(
+                request.pipeline, request.job, request.partition_key, day
+            )
+
+        def record(status: str, **fields: object) -> None:
+            self.ledger.record(
+                RunRecord(
+                    pipeline=request.pipeline,
+                    job=request.job,
+                    partition_key=request.partition_key,
+                    partition_date=day,
+                    attempt=attempt,
+                    status=status,  # type: ignore[arg-type]
+                    backfill_id=request.backfill_id,
+                    **fields,  # type: ignore[arg-type]
+                )
+            )
+
+        with self.in_flight:
+            started = self._clock()
+            record("running")
+            try:
+                stats = self._execute(
+                    pipeline,
+                    request.job,
+                    job,
+                    Partition(request.partition_key, pipeline.scheme),
+                    get_job_id_base(request.pipeline, request.job, request.partition_key, attempt),
+                )
+            except WarehouseError as err:
+                record(
+                    "failed",
+                    error=str(err),
+                    error_kind="transient" if err.transient else "permanent",
+                    duration_seconds=self._clock() - started,
+                    bigquery_job_id=err.job_id,
+                )
+                raise
+            except UserError as err:
+                record("failed", error=str(err), error_kind="permanent")
+                raise
+            duration = self._clock() - started
+            record(
+                "succeeded",
+                rows_written=stats.rows_written,
+                bytes_processed=stats.bytes_processed,
+                duration_seconds=duration,
+                bigquery_job_id=stats.bigquery_job_id,
+            )
+        return RunOutcome(
+            pipeline=request.pipeline,
+            job=request.job,
+            partition_key=request.partition_key,
+            attempt=attempt,
+            status="succeeded",
+            rows_written=stats.rows_written,
+            bytes_processed=stats.bytes_processed,
+            duration_seconds=round(duration, 3),
+            bigquery_job_id=stats.bigquery_job_id,
+        )
+
+    def _execute(
+        self, pipeline: Pipeline, job_name: str, job: Job, partition: Partition, job_id_base: str
+    ) -> WriteStats:
+        if isinstance(job, BigQuerySqlJob):
+            sql = (self.spec.root / job.sql).read_text()
+            dest = self.get_destination(job)
+            return self.writer.write(
+                dest, job.destination, job.write, sql, partition.get_query_parameters(), job_id_base
+            )
+        raise JobNotRunnableError(
+            f"job {job_name!r} has kind {job.kind!r}, which is not yet runnable "
+            "(expected bigquery_sql)"
+        )
+
+    def get_destination(self, job: BigQuerySqlJob) -> TableRef:
+        dataset = self.environment.get_dataset_id(job.destination.dataset)
+        return TableRef(self.project, dataset, job.destination.table)

@@ -1,0 +1,190 @@
+"""Idempotent writes of a SELECT into one partition of a destination table.
+
+- `replace_partition`: one multi-statement transaction: ASSERT every row lies in the partition,
+  DELETE the partition, INSERT the rows. Rerunning it leaves exactly one run's rows.
+- `merge`: MERGE on the declared keys (update matches, insert the rest).
+
+BigQuery job ids are deterministic (`<base>_r<n>`), so a retried request that finds its job
+already exists (409) waits for that job instead of running the work again. A transaction aborted
+by a concurrent one is retried with the next `n`. Writes to one table are also serialized within
+this process: real BigQuery would abort one of two concurrent transactions on a table anyway, and
+the local emulator does not reliably isolate them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dayflow.errors import WarehouseError
+from dayflow.spec import Destination, Merge, WriteStrategy
+from dayflow.warehouse import TableRef, classify_error, is_concurrent_abort
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+MAX_ABORT_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    rows_written: int
+    bytes_processed: int
+    bigquery_job_id: str
+
+
+class PartitionWriter:
+    """Writes SELECT results into partitions; one instance per process, thread-safe."""
+
+    def __init__(
+        self, client: bigquery.Client, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.client = client
+        self._sleep = sleep
+        self._guard = threading.Lock()
+        self._table_locks: dict[str, threading.Lock] = {}
+        self._columns: dict[str, list[str]] = {}
+
+    def write(
+        self,
+        dest: TableRef,
+        destination: Destination,
+        strategy: WriteStrategy,
+        select_sql: str,
+        params: list[bigquery.ScalarQueryParameter],
+        job_id_base: str,
+    ) -> WriteStats:
+        with self._lock_for(dest.table_id):
+            columns = self._ensure_table(dest, destination, select_sql, params)
+            if isinstance(strategy, Merge):
+                sql = _merge_sql(dest, strategy, columns, select_sql)
+            else:
+                sql = _replace_sql(dest, destination, columns, select_sql)
+            job = self._run(sql, params, job_id_base)
+            return WriteStats(
+                rows_written=self._rows_written(job),
+                bytes_processed=int(job.total_bytes_processed or 0),
+                bigquery_job_id=job.job_id,
+            )
+
+    def _lock_for(self, table_id: str) -> threading.Lock:
+        with self._guard:
+            return self._table_locks.setdefault(table_id, threading.Lock())
+
+    def _ensure_table(
+        self,
+        dest: TableRef,
+        destination: Destination,
+        select_sql: str,
+        params: list[bigquery.ScalarQueryParameter],
+    ) -> list[str]:
+        """Create the destination from the query's shape if it is missing; return its columns."""
+        if dest.table_id in self._columns:
+            return self._columns[dest.table_id]
+        from google.api_core.exceptions import NotFound
+
+        try:
+            table = self.client.get_table(dest.table_id)
+        except NotFound:
+            self.client.create_dataset(f"{dest.project}.{dest.dataset}", exists_ok=True)
+            self._query(_create_sql(dest, destination, select_sql), params, job_id=None)
+            table = self.client.get_table(dest.table_id)
+        columns = [f.name for f in table.schema]
+        self._columns[dest.table_id] = columns
+        return columns
+
+    def _run(self, sql: str, params: list[bigquery.ScalarQueryParameter], job_id_base: str) -> Any:
+        for retry in range(MAX_ABORT_RETRIES + 1):
+            try:
+                return self._query(sql, params, job_id=f"{job_id_base}_r{retry}")
+            except WarehouseError as err:
+                if not is_concurrent_abort(err) or retry == MAX_ABORT_RETRIES:
+                    raise
+                self._sleep(min(0.05 * 2**retry, 2.0))
+        raise AssertionError("unreachable")
+
+    def _query(
+        self, sql: str, params: list[bigquery.ScalarQueryParameter], job_id: str | None
+    ) -> Any:
+        from google.api_core.exceptions import Conflict
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=params)
+        job: Any
+        try:
+            try:
+                job = self.client.query(sql, job_config=config, job_id=job_id, job_retry=None)
+            except Conflict:
+                if job_id is None:
+                    raise
+                # The same job id ran before: a retried request. Wait for that job's outcome.
+                job = self.client.get_job(job_id)
+            job.result()
+        except Exception as err:
+            raise classify_error(err, job_id) from err
+        return job
+
+    def _rows_written(self, job: Any) -> int:
+        if job.num_dml_affected_rows is not None:
+            return int(job.num_dml_affected_rows)
+        children = self.client.list_jobs(parent_job=job.job_id)
+        return sum(
+            int(child.num_dml_affected_rows or 0)
+            for child in children
+            if getattr(child, "statement_type", None) in ("INSERT", "MERGE")
+        )
+
+
+def get_partition_predicate(destination: Destination, alias: str = "") -> str:
+    """SQL true for the rows of the current partition (uses the bound query parameters)."""
+    field = f"{alias}{destination.partition_field}"
+    if destination.partition_type == "DATE":
+        return f"{field} = @partition_date"
+    return f"{field} >= @partition_start AND {field} < @partition_end"
+
+
+def _create_sql(dest: TableRef, destination: Destination, select_sql: str) -> str:
+    field = destination.partition_field
+    partition_by = field if destination.partition_type == "DATE" else f"DATE({field})"
+    cluster = f" CLUSTER BY {', '.join(destination.clustering)}" if destination.clustering else ""
+    rpf = "TRUE" if destination.require_partition_filter else "FALSE"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {dest.sql} PARTITION BY {partition_by}{cluster} "
+        f"OPTIONS (require_partition_filter = {rpf}) "
+        f"AS SELECT * FROM (\n{select_sql}\n) WHERE FALSE"
+    )
+
+
+def _replace_sql(
+    dest: TableRef, destination: Destination, columns: list[str], select_sql: str
+) -> str:
+    cols = ", ".join(columns)
+    predicate = get_partition_predicate(destination)
+    return f"""BEGIN TRANSACTION;
+ASSERT NOT EXISTS (
+  SELECT 1 FROM (
+{select_sql}
+  ) WHERE NOT ({predicate}) OR {destination.partition_field} IS NULL
+) AS 'every row must fall in the partition being written ({destination.partition_field})';
+DELETE FROM {dest.sql} WHERE {predicate};
+INSERT INTO {dest.sql} ({cols})
+SELECT {cols} FROM (
+{select_sql}
+);
+COMMIT TRANSACTION;"""
+
+
+def _merge_sql(dest: TableRef, strategy: Merge, columns: list[str], select_sql: str) -> str:
+    on = " AND ".join(f"T.{k} = S.{k}" for k in strategy.keys)
+    updates = ", ".join(f"{c} = S.{c}" for c in columns if c not in strategy.keys)
+    return f"""MERGE {dest.sql} AS T
+USING (
+{select_sql}
+) AS S
+ON {on}
+WHEN MATCHED THEN UPDATE SET {updates}
+WHEN NOT MATCHED THEN INSERT ({", ".join(columns)})
+  VALUES ({", ".join("S." + c for c in columns)})"""

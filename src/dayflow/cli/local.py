@@ -1,0 +1,29 @@
+"""`dayflow local up|down`."""
+
+from __future__ import annotations
+
+from dayflow.cli.app import local_app
+from dayflow.cli.context import SpecOption, console, get_spec
+from dayflow.settings import get_settings
+
+
+@local_app.command("up")
+def local_up(spec: SpecOption = None) -> None:
+    """Start the BigQuery emulator and the job-runner on 127.0.0.1 (data under .dayflow/)."""
+    from dayflow.local import stack
+
+    settings = get_settings()
+    spec_path = spec or settings.spec
+    loaded = get_spec(spec_path)
+    urls = stack.up(loaded, spec_path, settings.state_dir)
+    for name, url in urls.items():
+        console.print(f"[green]up[/] {name}: {url}")
+
+
+@local_app.command("down")
+def local_down() -> None:
+    """Stop every process of the local stack."""
+    from dayflow.local import stack
+
+    stopped = stack.down(get_settings().state_dir)
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")

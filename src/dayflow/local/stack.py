@@ -1,0 +1,104 @@
+"""`dayflow local up|down`: the local stand-ins for GCP, on 127.0.0.1 only.
+
+- the BigQuery emulator (local-bigquery), data under `<state_dir>/bigquery`;
+- the job-runner (uvicorn), pointed at the emulator.
+
+Their URLs are recorded in `<state_dir>/stack.json`, which the CLI reads.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dayflow.errors import DayflowError
+from dayflow.ledger import ensure_table
+from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
+from dayflow.spec import Spec
+from dayflow.tables import LEDGER
+from dayflow.warehouse import make_bigquery_client
+
+LOCAL_PROJECT = "local"
+PROCESSES = ("job_runner", "bigquery")
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _port(preferred: int) -> int:
+    return preferred if not is_port_open(preferred) else get_free_port()
+
+
+def start_bigquery(state_dir: Path) -> str:
+    """Start the BigQuery emulator; return its endpoint URL."""
+    port, grpc_port = _port(9050), get_free_port()
+    data_dir = state_dir / "bigquery"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = start_process(
+        "bigquery",
+        [_bin("local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--grpc-port", str(grpc_port), "--project", LOCAL_PROJECT, "--data-dir", str(data_dir)],
+        port=port,
+        state_dir=state_dir,
+    )  # fmt: skip
+    return proc.url
+
+
+def start_job_runner(spec: Spec, spec_path: Path, state_dir: Path, bigquery_endpoint: str) -> str:
+    port = _port(8080)
+    proc = start_process(
+        "job_runner",
+        [sys.executable, "-m", "uvicorn", "job_runner.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        port=port,
+        state_dir=state_dir,
+        env={
+            "JOB_RUNNER_ENV": "local",
+            "JOB_RUNNER_SPEC_PATH": str(spec_path.resolve()),
+            "JOB_RUNNER_BIGQUERY_ENDPOINT": bigquery_endpoint,
+        },
+    )  # fmt: skip
+    return proc.url
+
+
+def create_owned_tables(spec: Spec, bigquery_endpoint: str) -> None:
+    """Create the ledger in the emulator (infra does this in GCP)."""
+    environment = spec.get_environment("local")
+    client = make_bigquery_client(LOCAL_PROJECT, bigquery_endpoint)
+    ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(LEDGER.dataset), LEDGER)
+
+
+def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
+    """Start the local stack (stopping a previous one first); return its URLs."""
+    down(state_dir)
+    try:
+        bigquery_endpoint = start_bigquery(state_dir)
+        create_owned_tables(spec, bigquery_endpoint)
+        job_runner_url = start_job_runner(spec, spec_path, state_dir, bigquery_endpoint)
+    except Exception:
+        down(state_dir)
+        raise
+    stack = {
+        "spec": str(spec_path.resolve()),
+        "bigquery_endpoint": bigquery_endpoint,
+        "job_runner_url": job_runner_url,
+    }
+    (state_dir / "stack.json").write_text(json.dumps(stack, indent=2))
+    return stack
+
+
+def down(state_dir: Path) -> list[str]:
+    """Stop every local process; return the names of those that were running."""
+    stopped = [name for name in PROCESSES if stop_process(name, state_dir)]
+    (state_dir / "stack.json").unlink(missing_ok=True)
+    return stopped
+
+
+def get_stack(state_dir: Path) -> dict[str, Any]:
+    path = state_dir / "stack.json"
+    if not path.is_file():
+        raise DayflowError("the local stack is not running (start it with: dayflow local up)")
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
