@@ -114,15 +114,11 @@ main:
           steps:
             - c:
                 call: make_big
-main_unused:
-  steps:
-    - x:
-        return: 1
 make_big:
   steps:
     - a:
         assign:
-          - big: ${text.replace_all("xxxxxxxxxx", "x", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")}
+          - big: ${text.replace_all("xxxxxxxxxx", "x", "xxxxxxxxxxxxxxxxxxxx")}
 """,
     )
     assert engine.run("calls").state == "SUCCEEDED"

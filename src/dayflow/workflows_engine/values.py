@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from .errors import TYPE_ERROR, VALUE_ERROR, workflow_error
 
 INT_MIN = -(2**63)
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but '"' and '\\': JSON as is
 INT_MAX = 2**63 - 1
 
 
@@ -138,9 +140,8 @@ def json_size(value: Any) -> int:
         return 4 if value is not False else 5
     if isinstance(value, int):
         return len(str(value))
-    if isinstance(value, str) and len(value) < 64 and value.isascii() and value.isprintable():
-        if '"' not in value and "\\" not in value:
-            return len(value) + 2  # the quotes; no escapes needed
+    if isinstance(value, str) and len(value) < 64 and _PLAIN.fullmatch(value):
+        return len(value) + 2  # the quotes; no escapes needed
     if type(value) is SizedList:
         return value.json_size
     encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
