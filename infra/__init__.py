@@ -1,0 +1,1 @@
+"""dayflow's Pulumi program: `__main__.py` composes the components in `components/`."""

@@ -1,0 +1,1 @@
+"""One Pulumi `ComponentResource` per module; each docstring lists what it creates."""

@@ -1,0 +1,158 @@
+"""Orchestration: Workflows deployed from `workflows/`, one Cloud Scheduler job per pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+from pulumi_gcp import cloudscheduler, projects, workflows
+
+from infra.naming import get_scheduler_job_name
+
+# A workflow whose source calls this connector starts other executions (e.g. backfill fan-out).
+EXECUTIONS_CONNECTOR = "googleapis.workflowexecutions."
+
+
+def get_trigger_url(job_runner_uri: pulumi.Output[str], pipeline_name: str) -> pulumi.Output[str]:
+    """The job-runner endpoint that starts a scheduled run of `pipeline_name`."""
+    return job_runner_uri.apply(lambda uri: f"{uri.rstrip('/')}/triggers/{pipeline_name}")
+
+
+@dataclass(frozen=True)
+class WorkflowSource:
+    """A `*.workflows.yaml` file, deployed as Workflow `name` running as its own account."""
+
+    name: str
+    path: Path
+    workload: str
+    service_account_id: pulumi.Input[str]
+    service_account_member: pulumi.Input[str]
+
+    def read_source(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class ScheduledPipeline:
+    name: str
+    schedule: str  # 5-field cron, in `time_zone`
+    time_zone: str  # IANA name, from the spec
+
+
+@dataclass(frozen=True)
+class OrchestrationArgs:
+    project: str
+    region: str
+    job_runner_uri: pulumi.Input[str]
+    job_runner_member: pulumi.Input[str]
+    workflows: tuple[WorkflowSource, ...]
+    pipelines: tuple[ScheduledPipeline, ...]
+    scheduler_service_account_email: pulumi.Input[str]
+    schedule_paused: bool
+    labels: Mapping[str, str]
+    deletion_protection: bool
+
+
+class Orchestration(pulumi.ComponentResource):
+    """Creates the Workflows, the schedules, and the IAM to start executions.
+
+    Creates:
+    - `workflows.Workflow` per source file, named by the file (`run_partition.workflows.yaml` ->
+      `run_partition`), source read from the file, `JOB_RUNNER_URL` in `user_env_vars`, running
+      as its own service account, which gets `roles/logging.logWriter` for call logs, and
+      `roles/workflows.invoker` only if its source calls the Workflow Executions API;
+    - `cloudscheduler.Job` `dayflow-<pipeline>` per pipeline: cron and time zone from the spec,
+      POST `{job_runner_uri}/triggers/<pipeline>` with an OIDC token of the scheduler account
+      (audience: the job-runner URL); Cloud Scheduler adds `X-CloudScheduler-ScheduleTime`;
+    - `projects.IAMMember` `roles/workflows.invoker` for the job-runner, which starts executions.
+
+    Secure defaults: Workflows only log errors of calls; schedules are paused unless the stack
+    says otherwise; retries are bounded; deletion protection per stack. Workflows has no
+    per-workflow IAM, so the invoker roles are project-level (they grant nothing else).
+    """
+
+    def __init__(
+        self, name: str, args: OrchestrationArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("dayflow:infra:Orchestration", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.workflows: dict[str, workflows.Workflow] = {}
+        for source in args.workflows:
+            text = source.read_source()
+            self.workflows[source.name] = workflows.Workflow(
+                f"workflow-{source.name}",
+                project=args.project,
+                region=args.region,
+                name=source.name,
+                description=f"dayflow: deployed from workflows/{source.path.name}",
+                source_contents=text,
+                service_account=source.service_account_id,
+                user_env_vars={"JOB_RUNNER_URL": args.job_runner_uri},
+                call_log_level="LOG_ERRORS_ONLY",
+                labels=dict(args.labels),
+                deletion_protection=args.deletion_protection,
+                opts=child,
+            )
+            projects.IAMMember(
+                f"log-writer-{source.workload}",
+                project=args.project,
+                role="roles/logging.logWriter",
+                member=source.service_account_member,
+                opts=child,
+            )
+            if EXECUTIONS_CONNECTOR in text:
+                projects.IAMMember(
+                    f"workflows-invoker-{source.workload}",
+                    project=args.project,
+                    role="roles/workflows.invoker",
+                    member=source.service_account_member,
+                    opts=child,
+                )
+
+        projects.IAMMember(
+            "workflows-invoker-job-runner",
+            project=args.project,
+            role="roles/workflows.invoker",
+            member=args.job_runner_member,
+            opts=child,
+        )
+
+        self.schedules: dict[str, cloudscheduler.Job] = {}
+        base = pulumi.Output.from_input(args.job_runner_uri)
+        for pipeline in args.pipelines:
+            self.schedules[pipeline.name] = cloudscheduler.Job(
+                f"schedule-{pipeline.name}",
+                project=args.project,
+                region=args.region,
+                name=get_scheduler_job_name(pipeline.name),
+                description=f"dayflow: starts pipeline {pipeline.name} on its schedule",
+                schedule=pipeline.schedule,
+                time_zone=pipeline.time_zone,
+                paused=args.schedule_paused,
+                attempt_deadline="60s",
+                # A retried call carries the same X-CloudScheduler-ScheduleTime as the first one.
+                retry_config={
+                    "retry_count": 3,
+                    "min_backoff_duration": "10s",
+                    "max_backoff_duration": "300s",
+                    "max_doublings": 3,
+                },
+                http_target={
+                    "uri": get_trigger_url(base, pipeline.name),
+                    "http_method": "POST",
+                    "oidc_token": {
+                        "service_account_email": args.scheduler_service_account_email,
+                        "audience": base,
+                    },
+                },
+                opts=child,
+            )
+
+        self.workflow_names = {k: w.name for k, w in self.workflows.items()}
+        self.schedule_names = {k: j.name for k, j in self.schedules.items()}
+        self.register_outputs(
+            {"workflow_names": self.workflow_names, "schedule_names": self.schedule_names}
+        )

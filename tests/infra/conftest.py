@@ -1,0 +1,57 @@
+"""Fixtures of the infra tests: the Pulumi program run on Pulumi's mock engine.
+
+`pulumi.runtime.set_mocks` is process-global: every run installs a fresh mock engine and config
+(`pulumi_harness.run_under_mocks`), so no state leaks from one test to the next.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `infra` is a folder of the project, not an installed package
+    sys.path.insert(0, str(ROOT))
+
+from pulumi_harness import (  # noqa: E402
+    Deployment,
+    get_function_dir,
+    get_workflows_dir,
+    run_program,
+)
+
+Deploy = Callable[..., Deployment]
+
+
+@pytest.fixture(scope="session")
+def source_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Workflow and function sources: the repo's own when present, else fixture files."""
+    tmp = tmp_path_factory.mktemp("sources")
+    return {
+        "workflowsDir": str(get_workflows_dir(tmp)),
+        "ingestFunctionDir": str(get_function_dir(tmp)),
+    }
+
+
+@pytest.fixture(scope="session")
+def deploy(source_dirs: dict[str, str]) -> Deploy:
+    """`deploy(stack, **overrides)`: run the program for a stack, on the example spec by default."""
+
+    def run(stack: str, secrets: tuple[str, ...] = (), **overrides: Any) -> Deployment:
+        return run_program(stack, {**source_dirs, **overrides}, secrets=secrets)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def dev(deploy: Deploy) -> Deployment:
+    return deploy("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(deploy: Deploy) -> Deployment:
+    return deploy("prod")

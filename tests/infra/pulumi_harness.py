@@ -1,0 +1,390 @@
+"""Run the real Pulumi program (`infra/__main__.py`) against Pulumi's mock engine.
+
+Only the engine is mocked: the program reads real stack config and a real spec, and every
+resource's resolved inputs are recorded as the provider would receive them (camelCase keys).
+The mocks fill the outputs GCP computes (emails, members, URLs, ids), because an IAM member
+built from an unfilled output silently becomes None.
+
+Used by the tests in this folder and by `bench/infra.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "infra" / "__main__.py"
+PROJECT_NUMBER = "123456789012"
+COMPONENT_PREFIX = "dayflow:infra:"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class GcpMocks(pulumi.runtime.Mocks):
+    """Echo inputs back as state, plus the outputs GCP would compute, derived from the inputs."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        project = state.get("project", "mock-project")
+        name = state.get("name", args.name)
+        kind = args.typ.split(":")[-1]
+        module = args.typ.split(":")[1].split("/")[0]
+        rid = f"{args.name}-id"
+        if args.typ == "gcp:serviceaccount/account:Account":
+            email = f"{state['accountId']}@{project}.iam.gserviceaccount.com"
+            rid = f"projects/{project}/serviceAccounts/{email}"
+            state |= {"email": email, "member": f"serviceAccount:{email}", "name": rid}
+            state["uniqueId"] = str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))
+        elif args.typ == "gcp:cloudrunv2/service:Service":
+            state["uri"] = f"https://{name}-x7q2m3-lz.a.run.app"
+            state["urls"] = [state["uri"]]
+        elif args.typ == "gcp:cloudfunctionsv2/function:Function":
+            state["url"] = f"https://{state['location']}-{project}.cloudfunctions.net/{name}"
+            state["serviceConfig"] = {
+                **state.get("serviceConfig", {}),
+                "uri": f"https://{name}-x7q2m3-lz.a.run.app",
+                "service": f"projects/{project}/locations/{state['location']}/services/{name}",
+            }
+        elif module == "pubsub" and kind in ("Topic", "Subscription"):
+            rid = f"projects/{project}/{kind.lower()}s/{name}"
+        elif args.typ == "gcp:bigquery/dataset:Dataset":
+            rid = f"projects/{project}/datasets/{state['datasetId']}"
+        elif args.typ == "gcp:bigquery/table:Table":
+            rid = f"projects/{project}/datasets/{state['datasetId']}/tables/{state['tableId']}"
+        elif args.typ == "gcp:artifactregistry/repository:Repository":
+            state["name"] = state["repositoryId"]
+            rid = f"projects/{project}/locations/{state['location']}/repositories/{state['name']}"
+        elif args.typ == "gcp:secretmanager/secret:Secret":
+            rid = f"projects/{PROJECT_NUMBER}/secrets/{state['secretId']}"
+            state["name"] = rid
+        elif args.typ == "gcp:secretmanager/secretVersion:SecretVersion":
+            rid = f"{state['secret']}/versions/1"
+            state["name"] = rid
+        elif args.typ == "gcp:storage/bucket:Bucket":
+            state["url"] = f"gs://{name}"
+        elif args.typ == "gcp:storage/bucketObject:BucketObject":
+            state["md5hash"] = "bW9jaw=="
+        elif args.typ == "gcp:workflows/workflow:Workflow":
+            rid = f"projects/{project}/locations/{state['region']}/workflows/{name}"
+        elif not args.custom:
+            rid = ""  # component resources have no id
+        return rid, state
+
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        if args.token == "gcp:organizations/getProject:getProject":
+            project = args.args.get("projectId", "mock-project")
+            return {"number": PROJECT_NUMBER, "projectId": project, "name": project}
+        raise NotImplementedError(f"unmocked invoke {args.token}")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered resource: its URN parts and its state (inputs + mocked outputs)."""
+
+    urn: str
+    type: str
+    parent_type: str
+    name: str
+    state: Mapping[str, Any]
+
+    @classmethod
+    def from_urn(cls, urn: str, state: Mapping[str, Any]) -> Registered:
+        # urn:pulumi:<stack>::<project>::<parent type>$<type>::<name>
+        _, _, qualified, name = urn.split("::", 3)
+        parent_type, _, typ = qualified.rpartition("$")
+        return cls(urn, typ, parent_type, name, state)
+
+    @property
+    def is_component(self) -> bool:
+        return self.type.startswith(COMPONENT_PREFIX)
+
+
+@dataclass
+class Deployment:
+    """What one run of the program registered."""
+
+    resources: list[Registered] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Registered]:
+        return iter(self.resources)
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str, name: str) -> Registered:
+        found = [r for r in self.of_type(typ) if r.name == name]
+        if len(found) != 1:
+            names = sorted(r.name for r in self.of_type(typ))
+            raise AssertionError(
+                f"expected one {typ} named {name!r}, found {len(found)} in {names}"
+            )
+        return found[0]
+
+    def by_state(self, typ: str, **expected: Any) -> list[Registered]:
+        return [
+            r for r in self.of_type(typ) if all(r.state.get(k) == v for k, v in expected.items())
+        ]
+
+
+def read_stack_config(stack: str) -> dict[str, Any]:
+    """The `config:` of `Pulumi.<stack>.yaml`, as typed YAML values."""
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return dict(raw.get("config") or {})
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def run_program(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    secrets: tuple[str, ...] = (),
+) -> Deployment:
+    """Run `infra/__main__.py` as stack `stack`, with `Pulumi.<stack>.yaml` plus `overrides`.
+
+    Override keys without a namespace are in the project's namespace (`dayflow:`); a value of
+    None removes the key. Keys in `secrets` are read back as Pulumi secrets.
+    """
+    config = read_stack_config(stack)
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"dayflow:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    secret_keys = [k if ":" in k else f"dayflow:{k}" for k in secrets]
+    return run_under_mocks(
+        lambda: runpy.run_path(str(MAIN), run_name="__main__"), stack, config, secret_keys
+    )
+
+
+def run_under_mocks(
+    body: Callable[[], object],
+    stack: str = "dev",
+    config: Mapping[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+) -> Deployment:
+    """Run `body` as a Pulumi program on a fresh mock engine; return what it registered."""
+    mocks = GcpMocks()
+    monitor = MockMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="dayflow", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {k: _as_config_string(v) for k, v in (config or {}).items()}, secret_keys=secret_keys
+    )
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def program() -> None:
+        body()
+
+    program()
+    registered = monitor.get_registered_resources()
+    return Deployment([Registered.from_urn(urn, reg.state) for urn, reg in registered.items()])
+
+
+# --- fixture files -----------------------------------------------------------------------------
+
+FIXTURE_WORKFLOWS = {
+    "run_partition.workflows.yaml": """\
+        # Fixture: runs one partition of a pipeline through the job-runner.
+        main:
+          params: [args]
+          steps:
+            - call_job_runner:
+                call: http.post
+                args:
+                  url: ${sys.get_env("JOB_RUNNER_URL") + "/runs"}
+                  auth: {type: OIDC}
+                  body: ${args}
+                result: response
+            - return_result:
+                return: ${response.body}
+        """,
+    "backfill.workflows.yaml": """\
+        # Fixture: fans a backfill out into run_partition executions.
+        main:
+          params: [args]
+          steps:
+            - start_partition:
+                call: googleapis.workflowexecutions.v1.projects.locations.workflows.executions.run
+                args:
+                  workflow_id: run_partition
+                  argument: ${args}
+                result: execution
+            - return_result:
+                return: ${execution}
+        """,
+}
+
+FIXTURE_FUNCTION = {
+    "main.py": """\
+        import functions_framework
+
+
+        @functions_framework.cloud_event
+        def ingest_event(cloud_event):
+            return None
+        """,
+    "requirements.txt": "functions-framework==3.10.2\n",
+}
+
+
+def write_files(folder: Path, files: Mapping[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder
+
+
+def get_workflows_dir(tmp: Path) -> Path:
+    """The repo's `workflows/` once it holds `run_partition`, else a fixture folder."""
+    real = ROOT / "workflows"
+    if (real / "run_partition.workflows.yaml").is_file():
+        return real
+    return write_files(tmp / "workflows", FIXTURE_WORKFLOWS)
+
+
+def get_function_dir(tmp: Path) -> Path:
+    """The repo's `functions/ingest_events` once it has a main.py, else a fixture folder."""
+    real = ROOT / "functions" / "ingest_events"
+    if (real / "main.py").is_file():
+        return real
+    return write_files(tmp / "functions" / "ingest_events", FIXTURE_FUNCTION)
+
+
+# --- generated specs ---------------------------------------------------------------------------
+
+
+def write_spec(folder: Path, num_pipelines: int, num_topics: int = 10) -> Path:
+    """A valid spec with `num_pipelines` pipelines of every job kind, and `num_topics` topics.
+
+    Pipeline i has a SQL job into `staging_<i % 5>`, a dedup job of topic `events_<i % topics>`
+    into `semantic`, and depending on i a dbt job, a managed Dataform job, or an HTTP call;
+    every seventh pipeline is hourly.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sql").mkdir(exist_ok=True)
+    topics = {
+        f"events_{t}": {
+            "key": ["id"],
+            "event_time": "updated_at",
+            "fields": {
+                "id": {"type": "string", "required": True},
+                "amount": {"type": "number"},
+                "tags": {"type": "array"},
+                "updated_at": {"type": "timestamp", "required": True},
+            },
+        }
+        for t in range(num_topics)
+    }
+    pipelines: dict[str, Any] = {}
+    for i in range(num_pipelines):
+        hourly = i % 7 == 6
+        sql = f"sql/p{i}.sql"
+        (folder / sql).write_text(f"SELECT {i} AS n, @partition_key AS partition_key\n")
+        partition_type = "TIMESTAMP" if hourly else "DATE"
+        jobs: dict[str, Any] = {
+            "load": {
+                "kind": "bigquery_sql",
+                "sql": sql,
+                "destination": {
+                    "dataset": f"staging_{i % 5}",
+                    "table": f"t{i}",
+                    "partition_field": "ts" if hourly else "d",
+                    "partition_type": partition_type,
+                },
+            },
+            "dedup": {
+                "kind": "dedup",
+                "topic": f"events_{i % num_topics}",
+                "history": i % 2 == 1,
+                "destination": {
+                    "dataset": "semantic",
+                    "table": f"events_{i}",
+                    "partition_field": "updated_at" if hourly else "event_date",
+                    "partition_type": partition_type,
+                    "clustering": ["id"],
+                },
+            },
+        }
+        if i % 10 == 3:
+            jobs["models"] = {"kind": "dbt", "project_dir": "dbt", "depends_on": ["load"]}
+        elif i % 10 == 5:
+            jobs["dataform"] = {
+                "kind": "dataform",
+                "project_dir": "dataform",
+                "managed": {"repository": f"repo_{i % 2}", "git_commitish": "main"},
+            }
+        elif i % 10 == 7:
+            jobs["notify"] = {
+                "kind": "http",
+                "url": "https://example.com/hook",
+                "depends_on": ["dedup"],
+            }
+        pipelines[f"pipeline_{i}"] = {
+            "granularity": "hour" if hourly else "day",
+            "timezone": ["Europe/Stockholm", "UTC", "America/New_York"][i % 3],
+            "schedule": f"{i % 60} {'*' if hourly else i % 24} * * *",
+            "start": "2024-01-01T00" if hourly else "2024-01-01",
+            "jobs": jobs,
+        }
+    spec = {
+        "version": 1,
+        "name": "generated",
+        "environments": {
+            "local": {"gcp_project": "local"},
+            "dev": {
+                "gcp_project": "acme-shop-dev",
+                "dataset_prefix": "dev_",
+                "labels": {"env": "dev"},
+            },
+            "prod": {"gcp_project": "acme-shop-prod", "labels": {"env": "prod"}},
+        },
+        "pipelines": pipelines,
+        "topics": topics,
+    }
+    path = folder / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+class T:
+    """Type tokens of the resources the tests look at."""
+
+    ACCOUNT = "gcp:serviceaccount/account:Account"
+    ACCOUNT_IAM = "gcp:serviceaccount/iAMMember:IAMMember"
+    PROJECT_IAM = "gcp:projects/iAMMember:IAMMember"
+    DATASET = "gcp:bigquery/dataset:Dataset"
+    DATASET_IAM = "gcp:bigquery/datasetIamMember:DatasetIamMember"
+    TABLE = "gcp:bigquery/table:Table"
+    SERVICE = "gcp:cloudrunv2/service:Service"
+    SERVICE_IAM = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+    WORKFLOW = "gcp:workflows/workflow:Workflow"
+    SCHEDULE = "gcp:cloudscheduler/job:Job"
+    FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+    TOPIC = "gcp:pubsub/topic:Topic"
+    TOPIC_IAM = "gcp:pubsub/topicIAMMember:TopicIAMMember"
+    SUBSCRIPTION = "gcp:pubsub/subscription:Subscription"
+    SUBSCRIPTION_IAM = "gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember"
+    BUCKET_OBJECT = "gcp:storage/bucketObject:BucketObject"
+    REPOSITORY = "gcp:dataform/repository:Repository"
+    REPOSITORY_IAM = "gcp:dataform/repositoryIamMember:RepositoryIamMember"
+    SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
