@@ -55,7 +55,7 @@ class ServerState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     # path -> list of (status, body, content type); the last one repeats.
     scripts: dict[str, list[tuple[int, Any, str]]] = field(default_factory=dict)
-    # /slow holds each request until this many are in flight (or 0.5 s pass), so the
+    # /slow holds each request until this many are in flight (or 3 s pass), so the
     # observed maximum reaches the engine's concurrency limit deterministically.
     hold_until: int = 0
     lock: threading.Condition = field(default_factory=threading.Condition)
@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path == "/slow":
                 with state.lock:
-                    state.lock.wait_for(lambda: state.in_flight >= state.hold_until, timeout=0.5)
+                    state.lock.wait_for(lambda: state.in_flight >= state.hold_until, timeout=3)
                 time.sleep(0.005)
                 answer = (200, {"ok": True}, "application/json")
             if path == "/echo":
