@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DAYFLOW := $(VENV)/bin/dayflow
 STAMP := $(VENV)/.installed
+# The example Dataform project's CLI and core, pinned in its package.json and package-lock.json.
+DATAFORM_DIR := transform/dataform
+DATAFORM_STAMP := $(DATAFORM_DIR)/node_modules/.installed
 
 # A Python 3.13: python3.13 on PATH if it runs (a pyenv shim refuses unless 3.13 is selected), else pyenv's.
 PYTHON313 ?= $(shell \
@@ -23,7 +26,7 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | $(DATAFORM_STAMP)
 	@test -n "$(PYTHON313)" || { echo "error: no Python 3.13 found (looked for python3.13 on PATH, then pyenv)" >&2; exit 2; }
 	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -31,6 +34,11 @@ $(STAMP): pyproject.toml
 	# local-bigquery loads DuckDB extensions at start-up and would download them: install them from wheels.
 	$(PY) -c "from duckdb_extensions import import_extension; [import_extension(e) for e in ('ducklake', 'icu', 'json', 'parquet', 'spatial')]"
 	touch $(STAMP)
+
+$(DATAFORM_STAMP): $(DATAFORM_DIR)/package.json $(DATAFORM_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: Dataform jobs need Node.js 20+ and npm" >&2; exit 2; }
+	npm ci --prefix $(DATAFORM_DIR) --no-audit --no-fund
+	touch $(DATAFORM_STAMP)
 
 lint: venv
 	$(VENV)/bin/ruff format --check .

@@ -264,7 +264,7 @@ def _with_rows(
     """Replace dbt's row counts of models by the rows their BigQuery jobs wrote."""
     if not any(n.kind == "model" and n.bigquery_job_ids for n in nodes):
         return nodes
-    from dayflow.transforms.job_rows import count_rows_written
+    from dayflow.transforms.job_stats import read_job_stats
     from dayflow.warehouse import make_bigquery_client
 
     client = make_bigquery_client(project, bigquery_endpoint)
@@ -272,7 +272,7 @@ def _with_rows(
         updated = []
         for node in nodes:
             if node.kind == "model" and node.status == "succeeded" and node.bigquery_job_ids:
-                rows = count_rows_written(client, node.bigquery_job_ids)
+                rows = read_job_stats(client, node.bigquery_job_ids).rows
                 node = node.model_copy(update={"rows": node.rows if rows is None else rows})
             updated.append(node)
         return updated

@@ -1,16 +1,17 @@
-"""Rows written by BigQuery jobs that dbt or Dataform ran, read back from the jobs API.
+"""Rows written and time taken by the BigQuery jobs that dbt or Dataform ran, from the jobs API.
 
-Both tools report row counts unevenly: dbt-bigquery gives none for scripts and counts a MERGE's
-deleted rows as "affected"; the Dataform CLI gives none at all. Reading the jobs themselves gives
-one meaning for both tools and both environments: rows inserted or updated by DML, plus the rows
-of a table created by CREATE TABLE AS SELECT. It is best effort: a count that cannot be read is
-None and never fails a run.
+Both tools report rows unevenly: dbt-bigquery gives none for scripts and counts a MERGE's deleted
+rows as "affected"; the Dataform CLI gives no rows and no timings at all. Reading the jobs
+themselves gives one meaning for both tools and both environments: rows inserted or updated by
+DML, plus the rows of a table created by CREATE TABLE AS SELECT. It is best effort: what cannot
+be read is None and never fails a run.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,22 +26,36 @@ _CALL_TIMEOUT = 10.0
 _RETRY_DEADLINE = 20.0
 
 
-def count_rows_written(client: bigquery.Client, job_ids: Iterable[str]) -> int | None:
-    """Sum of rows written by `job_ids` (scripts through their child jobs), or None if unknown."""
+@dataclass(frozen=True, slots=True)
+class JobStats:
+    """Rows written and seconds run by a set of jobs; None where unknown."""
+
+    rows: int | None
+    seconds: float | None
+
+
+def read_job_stats(client: bigquery.Client, job_ids: Iterable[str]) -> JobStats:
+    """Sum the rows written (scripts through their child jobs) and run time of `job_ids`."""
     from google.cloud.bigquery import DEFAULT_RETRY
 
     retry = DEFAULT_RETRY.with_deadline(_RETRY_DEADLINE)
-    counts = []
+    rows: list[int] = []
+    seconds: list[float] = []
     for job_id in job_ids:
         try:
             job = client.get_job(job_id, retry=retry, timeout=_CALL_TIMEOUT)
             count = _rows_of(client, job, retry, depth=0)
         except Exception as err:  # best effort: statistics never decide a run's outcome
-            _log.warning("could not read rows written by BigQuery job %s: %s", job_id, err)
-            return None
+            _log.warning("could not read statistics of BigQuery job %s: %s", job_id, err)
+            return JobStats(None, None)
         if count is not None:
-            counts.append(count)
-    return sum(counts) if counts else None
+            rows.append(count)
+        if job.started is not None and job.ended is not None:
+            seconds.append((job.ended - job.started).total_seconds())
+    return JobStats(
+        rows=sum(rows) if rows else None,
+        seconds=round(sum(seconds), 3) if seconds else None,
+    )
 
 
 def _rows_of(client: bigquery.Client, job: Any, retry: Any, depth: int) -> int | None:

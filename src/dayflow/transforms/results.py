@@ -74,7 +74,7 @@ class TransformResult(BaseModel):
 
 def sum_rows(nodes: list[NodeResult]) -> int | None:
     """Rows written by the models among `nodes`; None if none of them reported a count."""
-    counts = [n.rows for n in nodes if n.kind != "test" and n.rows is not None]
+    counts = [n.rows for n in nodes if not n.is_check and n.rows is not None]
     return sum(counts) if counts else None
 
 
@@ -88,7 +88,7 @@ def describe_failure(tool: Tool, nodes: list[NodeResult]) -> str | None:
         names = ", ".join(_with_count(n) for n in checks)
         parts.append(f"{tool} {what}{'s' if len(checks) > 1 else ''} failed: {names}")
     for node in others:
-        reason = f": {_first_line(node.message)}" if node.message else ""
+        reason = f": {_summary(node.message)}" if node.message else ""
         parts.append(f"{tool} {node.kind} {node.name} {node.status}{reason}")
     return "; ".join(parts) or None
 
@@ -99,6 +99,7 @@ def _with_count(node: NodeResult) -> str:
     return node.name
 
 
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else text
+def _summary(text: str, limit: int = 300) -> str:
+    """A message on one line, cut to `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
