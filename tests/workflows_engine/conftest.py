@@ -21,19 +21,27 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def engine(clock: FakeClock) -> Iterator[WorkflowEngine]:
+@pytest.fixture(scope="session")
+def http_client() -> Iterator[httpx.Client]:
+    """One client for the session (building its TLS context costs tens of ms)."""
     with httpx.Client() as client:
-        engine = WorkflowEngine(clock=clock, http_client=client, env={"STAGE": "test"})
-        yield engine
-        engine.close()
+        yield client
 
 
 @pytest.fixture
-def make_engine(clock: FakeClock) -> Iterator[Callable[..., WorkflowEngine]]:
+def engine(clock: FakeClock, http_client: httpx.Client) -> Iterator[WorkflowEngine]:
+    engine = WorkflowEngine(clock=clock, http_client=http_client, env={"STAGE": "test"})
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def make_engine(
+    clock: FakeClock, http_client: httpx.Client
+) -> Iterator[Callable[..., WorkflowEngine]]:
     """Engines with custom limits (closed at teardown)."""
     engines: list[WorkflowEngine] = []
-    client = httpx.Client()
+    client = http_client
 
     def make(limits: Limits | None = None, **kwargs: Any) -> WorkflowEngine:
         engine = WorkflowEngine(clock=clock, http_client=client, limits=limits, **kwargs)
@@ -43,7 +51,6 @@ def make_engine(clock: FakeClock) -> Iterator[Callable[..., WorkflowEngine]]:
     yield make
     for engine in engines:
         engine.close()
-    client.close()
 
 
 @dataclass

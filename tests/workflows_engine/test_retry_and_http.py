@@ -263,3 +263,14 @@ main:
 """,
     )
     assert engine.run("predicates").result_value == [True, False, False, True, True, False]
+
+
+def test_http_timeout_raises_timeout_error(
+    engine: WorkflowEngine, http_server: LocalServer
+) -> None:
+    http_server.state.hold_until = 99  # /slow never gets its 99 concurrent requests
+    engine.deploy(
+        "slow", GET_URL.replace("url: ${args.url}", "url: ${args.url}\n          timeout: 0.2")
+    )
+    execution = engine.run("slow", {"url": f"{http_server.url}/slow"})
+    assert execution.error_tags == ["TimeoutError"]
