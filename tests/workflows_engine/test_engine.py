@@ -166,7 +166,7 @@ main:
     }
 
 
-def test_create_connector_starts_child_and_returns_execution(engine: WorkflowEngine) -> None:
+def test_create_connector_waits_for_child_and_returns_execution(engine: WorkflowEngine) -> None:
     engine.deploy("child", CHILD)
     engine.deploy(
         "parent",
@@ -181,11 +181,38 @@ main:
             argument: '{{"partition_key": "p", "fail": false}}'
         result: created
     - r:
+        return: [ "${{created.name}}", "${{created.state}}", "${{created.result}}" ]
+""",
+    )
+    name, state, result = engine.run("parent").result_value
+    assert name.startswith("projects/local/locations/us-central1/workflows/child/executions/")
+    assert (state, result) == ("SUCCEEDED", '"p!"')
+    assert engine.get_execution("child", name.rsplit("/", 1)[1]).result_value == "p!"
+
+
+def test_create_connector_with_skip_polling_returns_active_execution(
+    engine: WorkflowEngine,
+) -> None:
+    engine.deploy("child", CHILD)
+    engine.deploy(
+        "parent",
+        f"""
+main:
+  steps:
+    - start:
+        call: {CONNECTOR}.create
+        args:
+          parent: projects/local/locations/us-central1/workflows/child
+          body:
+            argument: '{{"partition_key": "q", "fail": false}}'
+          connector_params:
+            skip_polling: true
+        result: created
+    - r:
         return: ${{created.name}}
 """,
     )
     name = engine.run("parent").result_value
-    assert name.startswith("projects/local/locations/us-central1/workflows/child/executions/")
     child = engine.get_execution("child", name.rsplit("/", 1)[1])
     assert child.wait(5)
-    assert child.result_value == "p!"
+    assert child.result_value == "q!"

@@ -2,7 +2,10 @@
 
 * `...executions.run` starts a child execution of a named workflow, waits for it, returns
   its result and raises `OperationError` (carrying the child execution) when it fails.
-* `...executions.create` starts a child execution and returns the execution resource.
+* `...executions.create` starts a child execution and, like the real connector (a
+  long-running operation it polls), waits for it to finish before returning the execution
+  resource; with `connector_params: {skip_polling: true}` it returns at once. `run` with
+  `skip_polling` returns null without waiting.
 * `...executions.get` returns an execution resource by name.
 """
 
@@ -13,6 +16,7 @@ from typing import Any, Protocol
 
 from .errors import TYPE_ERROR, VALUE_ERROR, workflow_error
 from .library import Runtime, register
+from .values import to_json
 
 PREFIX = "googleapis.workflowexecutions.v1.projects.locations.workflows.executions"
 _PARENT = re.compile(r"projects/[^/]+/locations/[^/]+/workflows/(?P<workflow>[^/]+)")
@@ -28,13 +32,24 @@ class ChildExecutions(Protocol):
         """Run a child execution to completion; return its result or raise WorkflowError."""
         ...
 
-    def create_child(self, workflow_id: str, argument_json: str | None) -> dict[str, Any]:
-        """Start a child execution; return its Execution resource (REST JSON shape)."""
+    def create_child(
+        self, workflow_id: str, argument_json: str | None, wait: bool
+    ) -> dict[str, Any]:
+        """Start a child execution (and wait for it when `wait`); return its Execution
+        resource in the REST JSON shape."""
         ...
 
     def get_resource(self, workflow_id: str, execution_id: str) -> dict[str, Any]:
         """The Execution resource of an existing execution."""
         ...
+
+
+def _skip_polling(connector_params: Any) -> bool:
+    if connector_params is None:
+        return False
+    if not isinstance(connector_params, dict):
+        raise workflow_error(TYPE_ERROR, "connector_params must be a map")
+    return connector_params.get("skip_polling") is True
 
 
 def _string(name: str, value: Any) -> str:
@@ -63,7 +78,12 @@ def _run(
 ) -> Any:
     name = _string("workflow_id", workflow_id)
     match = _PARENT.fullmatch(name)
-    return rt.children.run_child(match.group("workflow") if match else name, argument)
+    child = match.group("workflow") if match else name
+    if _skip_polling(connector_params):
+        argument_json = None if argument is None else to_json(argument, what="argument")
+        rt.children.create_child(child, argument_json, wait=False)
+        return None
+    return rt.children.run_child(child, argument)
 
 
 @register(
@@ -88,7 +108,8 @@ def _create(rt: Runtime, parent: Any, body: Any, connector_params: Any) -> dict[
         argument = body.get("argument")
         if argument is not None and not isinstance(argument, str):
             raise workflow_error(TYPE_ERROR, "body.argument must be a JSON string")
-    return rt.children.create_child(match.group("workflow"), argument)
+    wait = not _skip_polling(connector_params)
+    return rt.children.create_child(match.group("workflow"), argument, wait=wait)
 
 
 @register(f"{PREFIX}.get", "name", "view", defaults=(None,), blocking=True)

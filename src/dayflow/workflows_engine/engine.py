@@ -307,17 +307,25 @@ class _Children:
     def run_child(self, workflow_id: str, argument: Any) -> Any:
         argument_json = None if argument is None else to_json(argument, what="argument")
         child = self._start(workflow_id, argument_json)
-        while not child.wait(0.02):
-            if self.parent_cancelled.is_set():  # cancelling the parent cancels the child
-                child.cancel_requested.set()
+        self._wait(child)
         if child.state is not ExecutionState.SUCCEEDED:
             raise workflow_error(
                 OPERATION_ERROR, "Execution failed or cancelled.", operation=self._resource(child)
             )
         return child.result_value
 
-    def create_child(self, workflow_id: str, argument_json: str | None) -> dict[str, Any]:
-        return self._resource(self._start(workflow_id, argument_json))
+    def _wait(self, child: Execution) -> None:
+        while not child.wait(0.02):
+            if self.parent_cancelled.is_set():  # cancelling the parent cancels the child
+                child.cancel_requested.set()
+
+    def create_child(
+        self, workflow_id: str, argument_json: str | None, wait: bool
+    ) -> dict[str, Any]:
+        child = self._start(workflow_id, argument_json)
+        if wait:
+            self._wait(child)
+        return self._resource(child)
 
     def get_resource(self, workflow_id: str, execution_id: str) -> dict[str, Any]:
         try:
