@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from job_runner.api.routes import health, pipelines, runs
@@ -11,7 +14,15 @@ from job_runner.errors import add_error_handlers
 
 def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     """Build the app. Settings are read on the first request unless given here."""
-    app = FastAPI(title="dayflow job-runner", version="0.1.0")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner = getattr(app.state, "runner", None)
+        if runner is not None:
+            runner.client.close()
+
+    app = FastAPI(title="dayflow job-runner", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     add_error_handlers(app)
     app.include_router(health.router)

@@ -168,7 +168,12 @@ class PartitionScheme:
         # fold=0: a repeated wall time means its first occurrence.
         return wall.replace(tzinfo=self.tz).astimezone(UTC)
 
-    def _exists(self, wall: datetime) -> bool:
+    def _exists(self, hour: datetime) -> bool:
+        """Whether any of the wall-clock hour starting at `hour` exists (zones such as
+        Australia/Lord_Howe shift by 30 minutes, so an hour can exist in part)."""
+        return self._wall_exists(hour) or self._wall_exists(hour + timedelta(minutes=59))
+
+    def _wall_exists(self, wall: datetime) -> bool:
         # A wall time in a spring-forward gap does not survive the round trip through UTC.
         back = self._to_utc(wall).astimezone(self.tz).replace(tzinfo=None)
         return back == wall

@@ -111,6 +111,8 @@ class BigQuerySqlJob(_Job):
 
     The query may use `@partition_key` (STRING), `@partition_date` (DATE, daily pipelines),
     `@partition_start` and `@partition_end` (TIMESTAMP, the partition's half-open UTC bounds).
+    It names datasets that dayflow manages as `{{ dataset:staging }}`: each environment's
+    dataset for that logical name.
     """
 
     kind: Literal["bigquery_sql"]

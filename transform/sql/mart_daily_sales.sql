@@ -6,7 +6,7 @@ SELECT
   COUNT(*) AS orders,
   COUNT(DISTINCT o.customer_id) AS customers,
   SUM(o.amount) AS revenue
-FROM staging.stg_orders AS o
-JOIN staging.dim_customers AS d USING (customer_id)
+FROM {{ dataset:staging }}.stg_orders AS o
+JOIN {{ dataset:staging }}.dim_customers AS d USING (customer_id)
 WHERE o.order_date = @partition_date AND o.status != 'cancelled'
 GROUP BY d.country, d.segment

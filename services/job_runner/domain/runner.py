@@ -5,6 +5,7 @@ No FastAPI here: the HTTP layer (`api/`) maps the errors raised below to status 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,11 +16,15 @@ from dayflow.errors import JobNotRunnableError, NotFoundError, UserError, Wareho
 from dayflow.ledger import RunLedger, RunRecord
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import BigQuerySqlJob, Job, Pipeline, Spec
-from dayflow.warehouse import TableRef
+from dayflow.warehouse import TableRef, validate_identifier
 from job_runner.domain.writes import PartitionWriter, WriteStats
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
+
+
+# SQL names datasets that dayflow manages by their logical name; environments prefix them.
+_DATASET_PLACEHOLDER = re.compile(r"\{\{\s*dataset:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,7 @@ class JobRunner:
         self, pipeline: Pipeline, job_name: str, job: Job, partition: Partition, job_id_base: str
     ) -> WriteStats:
         if isinstance(job, BigQuerySqlJob):
-            sql = (self.spec.root / job.sql).read_text()
+            sql = self.render_sql((self.spec.root / job.sql).read_text())
             dest = self.get_destination(job)
             return self.writer.write(
                 dest, job.destination, job.write, sql, partition.get_query_parameters(), job_id_base
@@ -208,6 +213,14 @@ class JobRunner:
             f"job {job_name!r} has kind {job.kind!r}, which is not yet runnable "
             "(expected bigquery_sql)"
         )
+
+    def render_sql(self, sql: str) -> str:
+        """Replace `{{ dataset:NAME }}` with this environment's dataset id for NAME."""
+
+        def dataset_id(match: re.Match[str]) -> str:
+            return validate_identifier(self.environment.get_dataset_id(match[1]), "dataset")
+
+        return _DATASET_PLACEHOLDER.sub(dataset_id, sql)
 
     def get_destination(self, job: BigQuerySqlJob) -> TableRef:
         dataset = self.environment.get_dataset_id(job.destination.dataset)

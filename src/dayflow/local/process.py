@@ -16,6 +16,10 @@ from pathlib import Path
 from dayflow.errors import DayflowError
 
 
+# Children started by this process, kept so they are reaped (no zombies, no ResourceWarning).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @dataclass(frozen=True)
 class LocalProcess:
     """A running local service: its name, pid, port and log file."""
@@ -63,12 +67,16 @@ def start_process(
             env={**os.environ, **(env or {})},
             start_new_session=True,  # survives the CLI process; stopped by pid
         )
+    _children[proc.pid] = proc
     deadline = time.monotonic() + ready_timeout
     while not is_port_open(port):
         if proc.poll() is not None:
+            _children.pop(proc.pid, None)
             raise DayflowError(f"{name} exited with code {proc.returncode} on start (see {log})")
         if time.monotonic() > deadline:
             proc.kill()
+            proc.wait()
+            _children.pop(proc.pid, None)
             raise DayflowError(
                 f"{name} did not listen on port {port} in {ready_timeout} s (see {log})"
             )
@@ -101,8 +109,11 @@ def stop_process(name: str, state_dir: Path, timeout: float = 10.0) -> bool:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(found.pid, signal.SIGTERM)
+    child = _children.pop(found.pid, None)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:
+            return True
         try:
             os.kill(found.pid, 0)
         except ProcessLookupError:
@@ -110,4 +121,6 @@ def stop_process(name: str, state_dir: Path, timeout: float = 10.0) -> bool:
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(found.pid, signal.SIGKILL)
+    if child is not None:
+        child.wait()
     return True

@@ -1,0 +1,138 @@
+"""Shared fixtures: one BigQuery emulator per test session, seeded with the example domain."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dayflow.local.process import get_free_port, start_process, stop_process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RAW_SCHEMAS = {
+    "orders": [
+        ("order_id", "STRING"),
+        ("customer_id", "STRING"),
+        ("status", "STRING"),
+        ("amount", "FLOAT64"),
+        ("currency", "STRING"),
+        ("order_ts", "TIMESTAMP"),
+    ],
+    "customers": [
+        ("customer_id", "STRING"),
+        ("name", "STRING"),
+        ("country", "STRING"),
+        ("segment", "STRING"),
+        ("updated_at", "TIMESTAMP"),
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local-bigquery emulator on 127.0.0.1, with raw.orders and raw.customers seeded."""
+    state = tmp_path_factory.mktemp("bigquery")
+    port = get_free_port()
+    proc = start_process(
+        "bigquery",
+        [str(Path(sys.executable).parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--grpc-port", str(get_free_port()), "--project", "local",
+         "--data-dir", str(state / "data")],
+        port=port,
+        state_dir=state,
+    )  # fmt: skip
+    load_seed(proc.url)
+    yield proc.url
+    stop_process("bigquery", state)
+
+
+def load_seed(endpoint: str) -> None:
+    from google.cloud import bigquery
+
+    from dayflow.warehouse import make_bigquery_client
+
+    client = make_bigquery_client("local", endpoint)
+    client.create_dataset("local.raw", exists_ok=True)
+    for name, schema in RAW_SCHEMAS.items():
+        rows = [
+            json.loads(line)
+            for line in (ROOT / f"transform/seed/{name}.jsonl").read_text().splitlines()
+        ]
+        config = bigquery.LoadJobConfig(
+            schema=[bigquery.SchemaField(n, t) for n, t in schema],
+            write_disposition="WRITE_TRUNCATE",
+        )
+        client.load_table_from_json(rows, f"local.raw.{name}", job_config=config).result()
+    client.close()
+
+
+def write_spec(tmp_path: Path, **local_env: object) -> Path:
+    """A copy of the example spec whose local environment has its own dataset prefix."""
+    spec = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+    spec["environments"]["local"].update(
+        {"dataset_prefix": f"t{uuid.uuid4().hex[:8]}_", **local_env}
+    )
+    for pipeline in spec["pipelines"].values():
+        for job in pipeline["jobs"].values():
+            if "sql" in job:
+                job["sql"] = str(ROOT / job["sql"])
+    path = tmp_path / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+class Server:
+    """A real uvicorn server for an ASGI app, on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: object) -> None:
+        import uvicorn
+
+        self.port = get_free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def job_runner(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Server]:
+    """The real job-runner app on a free port, over the example spec with fresh datasets."""
+    from dayflow.ledger import ensure_table
+    from dayflow.spec import load_spec
+    from dayflow.tables import LEDGER
+    from dayflow.warehouse import make_bigquery_client
+    from job_runner.core.config import JobRunnerSettings
+    from job_runner.main import create_app
+
+    spec_path = write_spec(tmp_path)
+    env = load_spec(spec_path).get_environment("local")
+    client = make_bigquery_client("local", bigquery_endpoint)
+    ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+    client.close()
+    settings = JobRunnerSettings(spec_path=spec_path, bigquery_endpoint=bigquery_endpoint)
+    with Server(create_app(settings)) as server:
+        yield server

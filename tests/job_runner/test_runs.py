@@ -1,0 +1,166 @@
+"""The job-runner over real HTTP against the BigQuery emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server
+
+pytestmark = pytest.mark.emulator
+
+PIPELINE = "shop_daily"
+JOBS = ["stg_orders", "dim_customers", "mart_daily_sales"]
+
+
+def run_partition(http: httpx.Client, key: str, attempt: int | None = None) -> list[dict[str, Any]]:
+    outcomes = []
+    for job in JOBS:  # waves: stg_orders and dim_customers, then mart_daily_sales
+        body: dict[str, Any] = {"pipeline": PIPELINE, "job": job, "partition_key": key}
+        if attempt is not None:
+            body["attempt"] = attempt
+        response = http.post("/runs", json=body)
+        assert response.status_code == 200, response.text
+        outcomes.append(response.json())
+    return outcomes
+
+
+def checksums(http: httpx.Client, start: str, end: str) -> list[dict[str, Any]]:
+    response = http.get(f"/pipelines/{PIPELINE}/checksums", params={"start": start, "end": end})
+    assert response.status_code == 200, response.text
+    return response.json()["partitions"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def http(job_runner: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=job_runner.url, timeout=120) as client:
+        yield client
+
+
+def test_running_a_partition_three_times_leaves_one_runs_rows(http: httpx.Client) -> None:
+    first = run_partition(http, "2024-01-03")
+    once = checksums(http, "2024-01-03", "2024-01-03")
+    assert once[0]["tables"][0]["rows"] == first[0]["rows_written"] > 0
+    for _ in range(2):
+        run_partition(http, "2024-01-03")
+    assert checksums(http, "2024-01-03", "2024-01-03") == once
+    status = http.get(
+        "/runs", params={"pipeline": PIPELINE, "start": "2024-01-03", "end": "2024-01-03"}
+    ).json()
+    assert {j: s["attempt"] for j, s in status["partitions"][0]["jobs"].items()} == dict.fromkeys(
+        JOBS, 3
+    )
+
+
+def test_three_concurrent_runs_of_a_partition_leave_one_runs_rows(http: httpx.Client) -> None:
+    run_partition(http, "2024-01-04")
+    once = checksums(http, "2024-01-04", "2024-01-04")
+    with ThreadPoolExecutor(3) as pool:
+        for attempt_outcomes in pool.map(
+            lambda a: run_partition(http, "2024-01-04", a), [11, 12, 13]
+        ):
+            assert [o["status"] for o in attempt_outcomes] == ["succeeded"] * 3
+    assert checksums(http, "2024-01-04", "2024-01-04") == once
+    assert once[0]["tables"][0]["rows"] > 0
+
+
+def test_concurrent_runs_of_different_partitions_all_land(http: httpx.Client) -> None:
+    keys = ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: run_partition(http, k), keys))
+    sequential = checksums(http, keys[0], keys[-1])
+    assert all(p["tables"][0]["rows"] > 0 for p in sequential)
+    for key in keys:
+        run_partition(http, key)
+    assert checksums(http, keys[0], keys[-1]) == sequential
+
+
+def test_a_retried_request_with_the_same_attempt_reuses_the_bigquery_job(
+    http: httpx.Client,
+) -> None:
+    first = http.post(
+        "/runs",
+        json={
+            "pipeline": PIPELINE,
+            "job": "stg_orders",
+            "partition_key": "2024-01-09",
+            "attempt": 1,
+        },
+    ).json()
+    again = http.post(
+        "/runs",
+        json={
+            "pipeline": PIPELINE,
+            "job": "stg_orders",
+            "partition_key": "2024-01-09",
+            "attempt": 1,
+        },
+    ).json()
+    assert again["bigquery_job_id"] == first["bigquery_job_id"]
+    assert again["rows_written"] == first["rows_written"]
+
+
+def test_plan_only_missing_and_only_failed_read_the_ledger(http: httpx.Client) -> None:
+    run_partition(http, "2024-01-10")
+    params = {"start": "2024-01-10", "end": "2024-01-11"}
+    missing = http.get(f"/pipelines/{PIPELINE}/plan", params={**params, "only": "missing"}).json()
+    assert [p["partition_key"] for p in missing["partitions"]] == ["2024-01-11"]
+    assert missing["partitions"][0]["waves"] == [
+        ["dim_customers", "stg_orders"],
+        ["mart_daily_sales"],
+    ]
+    failed = http.get(f"/pipelines/{PIPELINE}/plan", params={**params, "only": "failed"}).json()
+    assert failed["partitions"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "detail"),
+    [
+        (
+            {"pipeline": "nope", "job": "stg_orders", "partition_key": "2024-01-01"},
+            404,
+            "unknown pipeline 'nope' (expected one of: shop_daily)",
+        ),
+        (
+            {"pipeline": PIPELINE, "job": "nope", "partition_key": "2024-01-01"},
+            404,
+            "unknown job 'nope' in pipeline 'shop_daily'",
+        ),
+        (
+            {"pipeline": PIPELINE, "job": "stg_orders", "partition_key": "2024-13-01"},
+            422,
+            "partition_key '2024-13-01' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            {
+                "pipeline": PIPELINE,
+                "job": "stg_orders",
+                "partition_key": "2024-01-01",
+                "attempt": 0,
+            },
+            422,
+            "attempt: Input should be greater than or equal to 1 (got 0)",
+        ),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(
+    http: httpx.Client, body: dict[str, Any], code: int, detail: str
+) -> None:
+    response = http.post("/runs", json=body)
+    assert response.status_code == code
+    assert detail in response.json()["detail"]
+
+
+def test_bad_plan_range_is_422_naming_the_values(http: httpx.Client) -> None:
+    response = http.get(
+        f"/pipelines/{PIPELINE}/plan", params={"start": "2024-01-05", "end": "2024-01-01"}
+    )
+    assert response.status_code == 422
+    assert (
+        response.json()["detail"]
+        == "start '2024-01-05' is after end '2024-01-01' (expected start <= end)"
+    )

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dayflow.cli import main
+from dayflow.errors import SpecError
+from dayflow.spec import find_cycle, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def example() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+
+
+def validate(
+    tmp_path: Path, spec: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[str]]:  # type: ignore[type-arg]
+    path = tmp_path / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    (tmp_path / "transform").symlink_to(ROOT / "transform")
+    monkeypatch.setattr(sys, "argv", ["dayflow", "validate", "--spec", str(path)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0), capsys.readouterr().err.splitlines()
+
+
+def jobs(spec: dict) -> dict:  # type: ignore[type-arg]
+    return spec["pipelines"]["shop_daily"]["jobs"]  # type: ignore[no-any-return]
+
+
+def test_example_spec_is_valid() -> None:
+    spec = load_spec(ROOT / "dayflow.yaml")
+    assert list(spec.pipelines["shop_daily"].jobs) == [
+        "stg_orders",
+        "dim_customers",
+        "mart_daily_sales",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda s: jobs(s)["stg_orders"].update(depends_on=["mart_daily_sales"]),
+            "pipelines.shop_daily.jobs: dependency cycle stg_orders -> mart_daily_sales -> stg_orders",
+        ),
+        (
+            lambda s: jobs(s)["mart_daily_sales"].update(depends_on=["stg_order"]),
+            "pipelines.shop_daily.jobs.mart_daily_sales.depends_on: unknown job 'stg_order' "
+            "(expected one of: stg_orders, dim_customers)",
+        ),
+        (
+            lambda s: jobs(s)["stg_orders"].update(depends_on=["stg_orders"]),
+            "pipelines.shop_daily.jobs.stg_orders.depends_on: job depends on itself",
+        ),
+        (
+            lambda s: s["pipelines"]["shop_daily"].update(schedule="0 25 * * *"),
+            "pipelines.shop_daily.schedule: invalid cron schedule '0 25 * * *' "
+            "(expected 5 fields: minute hour day month weekday)",
+        ),
+        (
+            lambda s: s["pipelines"]["shop_daily"].update(timezone="Europe/Stokholm"),
+            "pipelines.shop_daily.timezone: unknown timezone 'Europe/Stokholm' "
+            "(expected an IANA name such as 'Europe/Stockholm')",
+        ),
+        (
+            lambda s: s["pipelines"]["shop_daily"].update(granularity="week"),
+            "pipelines.shop_daily.granularity: Input should be 'day' or 'hour' (got 'week')",
+        ),
+        (
+            lambda s: s["pipelines"]["shop_daily"].update(start="2024-13-01"),
+            "pipelines.shop_daily.start: partition_key '2024-13-01' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            lambda s: jobs(s)["stg_orders"]["destination"].update(table="orders; DROP"),
+            "pipelines.shop_daily.jobs.stg_orders.destination.table: String should match pattern",
+        ),
+    ],
+    ids=["cycle", "unknown-depends-on", "self-reference", "bad-cron", "bad-timezone",
+         "bad-granularity", "bad-start", "unsafe-identifier"],
+)  # fmt: skip
+def test_validate_reports_each_error_on_one_line_with_file_and_field_path(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change,
+    expected,  # type: ignore[no-untyped-def]
+) -> None:
+    spec = example()
+    change(spec)
+    code, lines = validate(tmp_path, spec, monkeypatch, capsys)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {tmp_path / 'dayflow.yaml'}: {expected}")
+
+
+def test_validate_prints_one_line_per_error_when_there_are_several(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = example()
+    spec["pipelines"]["shop_daily"].update(schedule="daily", timezone="Mars/Base")
+    code, lines = validate(tmp_path, spec, monkeypatch, capsys)
+    assert code == 2
+    assert [re.sub(r":.*?: ", ": ", line, count=1).split(":")[1] for line in lines] == [
+        " pipelines.shop_daily.timezone",
+        " pipelines.shop_daily.schedule",
+    ]
+
+
+def test_missing_spec_file_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=re.escape("file not found (expected a dayflow.yaml spec)")):
+        load_spec(tmp_path / "nope.yaml")
+
+
+def test_merge_destination_must_not_require_partition_filter(tmp_path: Path) -> None:
+    spec = example()
+    jobs(spec)["dim_customers"]["destination"]["require_partition_filter"] = True
+    path = tmp_path / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    (tmp_path / "transform").symlink_to(ROOT / "transform")
+    with pytest.raises(SpecError, match="expected require_partition_filter: false"):
+        load_spec(path)
+
+
+def test_find_cycle_returns_the_cycle_path() -> None:
+    assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": [], "b": ["a"]}) is None
