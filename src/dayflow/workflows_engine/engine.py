@@ -29,6 +29,8 @@ from .resources import FULL, execution_resource
 from .values import to_json
 
 WORKFLOW_SUFFIX = ".workflows.yaml"
+SA_DOMAIN = ".iam.gserviceaccount.com"
+LOCAL_PROJECT_NUMBER = "000000000000"  # no real project locally; a placeholder of the right form
 
 
 class ArgumentError(ValueError):
@@ -246,6 +248,8 @@ class WorkflowEngine:
             **self.env,
             **deployed.env,
             "GOOGLE_CLOUD_PROJECT_ID": self.project,
+            "GOOGLE_CLOUD_PROJECT_NUMBER": LOCAL_PROJECT_NUMBER,
+            "GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME": f"workflows@{self.project}{SA_DOMAIN}",
             "GOOGLE_CLOUD_LOCATION": self.location,
             "GOOGLE_CLOUD_WORKFLOW_ID": execution.workflow_id,
             "GOOGLE_CLOUD_WORKFLOW_REVISION_ID": execution.revision_id,

@@ -236,6 +236,8 @@ def _b64decode(rt: Runtime, data: Any, padding: Any) -> bytes:
 @register("sys.get_env", "name", "default", defaults=(None,))
 def _get_env(rt: Runtime, name: Any, default: Any) -> Any:
     _expect("sys.get_env", name, "string")
+    if default is not None:
+        _expect("sys.get_env", default, "string")
     return rt.env.get(name, default)
 
 
