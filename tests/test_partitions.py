@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -39,7 +40,7 @@ def test_hourly_partitions_tile_time_without_gaps_or_overlaps(
     )
     assert keys == sorted(set(keys))
     bounds = [scheme.get_partition_bounds(k) for k in keys]
-    for (_, end), (start, _) in zip(bounds, bounds[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(bounds):
         assert end == start
     day_start, _ = scheme._day_bounds(first)
     _, day_end = scheme._day_bounds(last)
@@ -168,5 +169,5 @@ def test_reversed_range_is_rejected() -> None:
 
 
 def test_schedule_timestamp_without_offset_is_rejected() -> None:
-    with pytest.raises(ValueError, match="has no|with an offset"):
+    with pytest.raises(ValueError, match=re.escape("is not RFC 3339 with an offset")):
         parse_timestamp("2024-01-02T01:00:00")
