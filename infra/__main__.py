@@ -14,11 +14,11 @@ if _ROOT not in sys.path:
 
 import pulumi  # noqa: E402
 
+from dayflow.ingest_config import build_ingest_config, get_ingest_env  # noqa: E402
 from dayflow.spec import DataformJob, DbtJob  # noqa: E402
-from dayflow.tables import DEAD_LETTER  # noqa: E402
 from infra import catalog  # noqa: E402
 from infra.components import service_accounts as sa  # noqa: E402
-from infra.components.event_ingest import EventIngest, EventIngestArgs, IngestTopic  # noqa: E402
+from infra.components.event_ingest import EventIngest, EventIngestArgs  # noqa: E402
 from infra.components.job_runner import JobRunnerArgs, JobRunnerService  # noqa: E402
 from infra.components.orchestration import (  # noqa: E402
     Orchestration,
@@ -87,6 +87,7 @@ job_runner = JobRunnerService(
             "JOB_RUNNER_GCP_PROJECT": cfg.project,
             "JOB_RUNNER_REGION": cfg.region,
             "JOB_RUNNER_WORKFLOWS_LOCATION": cfg.region,
+            "JOB_RUNNER_BIGQUERY_LOCATION": cfg.region,
             "JOB_RUNNER_SPEC_PATH": cfg.image_spec_path,
             **({"JOB_RUNNER_DBT_SERVICE_ACCOUNT": identities.get(sa.DBT).email} if has_dbt else {}),
             **(
@@ -141,14 +142,10 @@ if spec.topics and agents is not None:
         EventIngestArgs(
             project=cfg.project,
             region=cfg.region,
-            topics=tuple(
-                IngestTopic(name, cfg.get_dataset_id(t.ingest_dataset))
-                for name, t in spec.topics.items()
-            ),
+            topics=tuple(spec.topics),
             source_dir=cfg.ingest_function_dir,
-            dead_letter_table=(
-                f"{cfg.project}.{cfg.get_dataset_id(DEAD_LETTER.dataset)}.{DEAD_LETTER.table}"
-            ),
+            ingest_config=build_ingest_config(spec, cfg.environment),
+            env_vars=get_ingest_env(spec, cfg.environment),
             function_service_account_email=identities.get(sa.INGEST).email,
             invoker_service_account_id=invoker.id,
             invoker_service_account_email=invoker.email,

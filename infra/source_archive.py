@@ -8,6 +8,7 @@ and the hash, so running the function's tests locally does not redeploy it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,23 +31,33 @@ class SourceArchive:
         return f"{self.folder_name}/{self.digest[:16]}.zip"
 
 
-def build_source_archive(folder: Path) -> SourceArchive:
-    """Archive every file under `folder` except caches; raise if `main.py` is missing."""
+def build_source_archive(folder: Path, generated: Mapping[str, str] | None = None) -> SourceArchive:
+    """Archive every file under `folder` except caches, plus `generated` files (path -> text).
+
+    A generated file replaces a file of the same path in the folder (e.g. a local
+    `ingest_config.json`). Raises FileNotFoundError if `main.py` is missing.
+    """
     if not (folder / "main.py").is_file():
         raise FileNotFoundError(f"{folder}: no main.py (expected a Cloud Function source folder)")
-    paths = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file()
-        and not _SKIPPED_PARTS.intersection(p.relative_to(folder).parts)
-        and p.suffix not in _SKIPPED_SUFFIXES
-    )
+    generated = generated or {}
+    contents: dict[str, tuple[bytes, pulumi.Asset]] = {}
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).as_posix()
+        if (
+            path.is_file()
+            and rel not in generated
+            and not _SKIPPED_PARTS.intersection(path.relative_to(folder).parts)
+            and path.suffix not in _SKIPPED_SUFFIXES
+        ):
+            contents[rel] = (path.read_bytes(), pulumi.FileAsset(str(path)))
+    for rel, text in generated.items():
+        contents[rel] = (text.encode(), pulumi.StringAsset(text))
     digest = hashlib.sha256()
     assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
-    for path in paths:
-        rel = path.relative_to(folder).as_posix()
-        digest.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-        assets[rel] = pulumi.FileAsset(str(path))
+    for rel in sorted(contents):
+        data, asset = contents[rel]
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+        assets[rel] = asset
     return SourceArchive(
         folder_name=folder.name,
         digest=digest.hexdigest(),

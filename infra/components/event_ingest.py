@@ -8,14 +8,17 @@ a push subscription to the function's URL (OIDC-authenticated) with exponential 
 dead-letter policy, and nothing is dropped. `eventarc` deploys the Eventarc Pub/Sub trigger
 (`RETRY_POLICY_RETRY`) for teams that prefer it; the function still dead-letters invalid
 messages to the dead-letter table itself, so only messages that crash it are at risk there.
-Either way the function is invoked as a CloudEvent (functions-framework converts push envelopes).
+Either way the function is invoked as a CloudEvent: functions-framework converts a push envelope,
+taking the topic from the request path, so push endpoints end in `/projects/P/topics/T`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 from pulumi_gcp import (
@@ -32,24 +35,22 @@ from infra.config import IngestDelivery
 from infra.naming import get_bucket_name, get_service_name
 from infra.source_archive import build_source_archive
 
+# Where functions/ingest_events reads its topic config (beside main.py).
+CONFIG_FILE_NAME = "ingest_config.json"
 PUBSUB_MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 # Pub/Sub's ceiling for message retention: 7 days.
 MAX_RETENTION = "604800s"
 
 
 @dataclass(frozen=True)
-class IngestTopic:
-    name: str
-    ingest_dataset_id: str  # physical dataset of the topic's `events_<topic>` table
-
-
-@dataclass(frozen=True)
 class EventIngestArgs:
     project: str
     region: str
-    topics: tuple[IngestTopic, ...]
+    topics: tuple[str, ...]
     source_dir: Path
-    dead_letter_table: str  # `project.dataset.table`
+    # `dayflow.ingest_config`: the topic config bundled as `ingest_config.json`, and env vars.
+    ingest_config: Mapping[str, Any]
+    env_vars: Mapping[str, str]
     function_service_account_email: pulumi.Input[str]
     # The identity that invokes the function: the push subscription's OIDC account, or Eventarc's.
     invoker_service_account_id: pulumi.Input[str]
@@ -68,16 +69,11 @@ class EventIngestArgs:
     max_delivery_attempts: int = 10
 
 
-def get_function_env_vars(
-    project: str, topic: IngestTopic, dead_letter_table: str
-) -> dict[str, str]:
-    """The settings `functions/ingest_events` reads: where to write, and which topic it serves."""
-    return {
-        "INGEST_GCP_PROJECT": project,
-        "INGEST_TOPIC": topic.name,
-        "INGEST_DATASET": topic.ingest_dataset_id,
-        "INGEST_DEAD_LETTER_TABLE": dead_letter_table,
-    }
+def get_push_endpoint(
+    service_uri: pulumi.Output[str], project: str, topic: str
+) -> pulumi.Output[str]:
+    """The function's URL plus `/projects/<project>/topics/<topic>`, where it reads the topic."""
+    return service_uri.apply(lambda uri: f"{uri.rstrip('/')}/projects/{project}/topics/{topic}")
 
 
 class EventIngest(pulumi.ComponentResource):
@@ -86,6 +82,7 @@ class EventIngest(pulumi.ComponentResource):
     Creates, once:
     - `storage.Bucket` `<project>-dayflow-sources` and the function source as a
       `storage.BucketObject` named by content hash (`ingest_events/<sha256[:16]>.zip`);
+      one function per topic shares it (each scales, fails and is throttled on its own);
     - `artifactregistry.Repository` `dayflow-functions` for the built images (keeps the newest 5);
     - for the build account: `roles/logging.logWriter`, object viewer on the bucket, writer on
       the repository; for the invoker account in `eventarc` mode `roles/eventarc.eventReceiver`;
@@ -93,7 +90,9 @@ class EventIngest(pulumi.ComponentResource):
     Creates, per topic:
     - `pubsub.Topic` `<topic>` and `<topic>-dead-letter`, with a `<topic>-dead-letter-hold` pull
       subscription that keeps dead letters 7 days (a dead-letter topic without one drops them);
-    - `cloudfunctionsv2.Function` `ingest-<topic>` from the archive, with its env vars;
+    - `cloudfunctionsv2.Function` `ingest-<topic>` from the archive, with its env vars (the
+      archive bundles `ingest_config.json`, the spec's topic schemas for this environment, so a
+      schema change changes the hash and redeploys);
     - `roles/run.invoker` on the function for the invoker account only;
     - `push`: `pubsub.Subscription` `<topic>-ingest` pushing to the function with OIDC, retry and
       dead-letter policy, and the Pub/Sub service agent as publisher on the dead-letter topic and
@@ -122,7 +121,10 @@ class EventIngest(pulumi.ComponentResource):
             labels=labels,
             opts=child,
         )
-        source = build_source_archive(args.source_dir)
+        source = build_source_archive(
+            args.source_dir,
+            {CONFIG_FILE_NAME: json.dumps(args.ingest_config, indent=2, sort_keys=True) + "\n"},
+        )
         archive = storage.BucketObject(
             "source-archive",
             bucket=bucket.name,
@@ -191,8 +193,7 @@ class EventIngest(pulumi.ComponentResource):
         self.dead_letter_topics: dict[str, pubsub.Topic] = {}
         self.functions: dict[str, cloudfunctionsv2.Function] = {}
         self.subscriptions: dict[str, pubsub.Subscription] = {}
-        for topic in args.topics:
-            t = topic.name
+        for t in args.topics:
             self.topics[t] = pubsub.Topic(
                 f"topic-{t}", project=args.project, name=t, labels=labels, opts=child
             )
@@ -241,9 +242,7 @@ class EventIngest(pulumi.ComponentResource):
                 },
                 service_config={
                     "service_account_email": args.function_service_account_email,
-                    "environment_variables": get_function_env_vars(
-                        args.project, topic, args.dead_letter_table
-                    ),
+                    "environment_variables": dict(args.env_vars),
                     "ingress_settings": "ALLOW_INTERNAL_ONLY",
                     "all_traffic_on_latest_revision": True,
                     "min_instance_count": 0,
@@ -284,6 +283,8 @@ class EventIngest(pulumi.ComponentResource):
         policy: str,
     ) -> None:
         child = pulumi.ResourceOptions(parent=self)
+        # Cloud Run's own URL: it accepts any path, and is an audience it always accepts.
+        service_uri: pulumi.Output[str] = function.service_config.uri
         subscription = self.subscriptions[t] = pubsub.Subscription(
             f"push-{t}",
             project=args.project,
@@ -292,10 +293,10 @@ class EventIngest(pulumi.ComponentResource):
             # Pub/Sub waits this long for the function's answer before redelivering.
             ack_deadline_seconds=args.timeout_seconds,
             push_config={
-                "push_endpoint": function.url,
+                "push_endpoint": get_push_endpoint(service_uri, args.project, t),
                 "oidc_token": {
                     "service_account_email": args.invoker_service_account_email,
-                    "audience": function.url,
+                    "audience": service_uri,
                 },
             },
             retry_policy={"minimum_backoff": "10s", "maximum_backoff": "600s"},

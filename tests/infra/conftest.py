@@ -7,24 +7,25 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `infra` is a folder of the project, not an installed package
-    sys.path.insert(0, str(ROOT))
+# `infra` is a folder of the project, not an installed package; the harness sits beside this
+# file. Both are put on sys.path, which works in pytest's prepend and importlib import modes.
+HERE = Path(__file__).resolve().parent
+for path in (HERE.parents[1], HERE):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from pulumi_harness import (  # noqa: E402
+    Deploy,
     Deployment,
     get_function_dir,
     get_workflows_dir,
     run_program,
 )
-
-Deploy = Callable[..., Deployment]
 
 
 @pytest.fixture(scope="session")

@@ -139,6 +139,10 @@ class Deployment:
         ]
 
 
+# `deploy(stack, secrets=(), **overrides)`, the fixture of conftest.py.
+Deploy = Callable[..., Deployment]
+
+
 def read_stack_config(stack: str) -> dict[str, Any]:
     """The `config:` of `Pulumi.<stack>.yaml`, as typed YAML values."""
     raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
@@ -250,6 +254,7 @@ FIXTURE_FUNCTION = {
 def write_files(folder: Path, files: Mapping[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(textwrap.dedent(text))
     return folder
 

@@ -5,11 +5,11 @@ Assertions are on resolved inputs, as the GCP provider would receive them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from conftest import Deploy
-from pulumi_harness import COMPONENT_PREFIX, STACK_TYPE, Deployment, Registered, T
+from pulumi_harness import COMPONENT_PREFIX, STACK_TYPE, Deploy, Deployment, Registered, T
 
 from dayflow.spec import load_spec
 
@@ -168,6 +168,7 @@ def test_job_runner_runs_as_its_own_account_with_its_settings(dev: Deployment) -
         "JOB_RUNNER_GCP_PROJECT": "acme-shop-dev",
         "JOB_RUNNER_REGION": "europe-north1",
         "JOB_RUNNER_WORKFLOWS_LOCATION": "europe-north1",
+        "JOB_RUNNER_BIGQUERY_LOCATION": "europe-north1",
         "JOB_RUNNER_SPEC_PATH": "/app/dayflow.yaml",
     }
     assert service.state["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
@@ -218,10 +219,8 @@ def test_each_topic_gets_a_function_wired_to_its_topic_and_tables(dev: Deploymen
     for topic in SPEC.topics:
         function = dev.one(T.FUNCTION, f"function-{topic}").state
         assert function["serviceConfig"]["environmentVariables"] == {
-            "INGEST_GCP_PROJECT": "acme-shop-dev",
-            "INGEST_TOPIC": topic,
-            "INGEST_DATASET": "dev_ingest",
-            "INGEST_DEAD_LETTER_TABLE": "acme-shop-dev.dev_ingest.dead_letter",
+            "INGEST_PROJECT": "acme-shop-dev",
+            "INGEST_DEAD_LETTER_TABLE": "dev_ingest.dead_letter",
         }
         assert function["serviceConfig"]["serviceAccountEmail"] == email(dev, "ingest")
         assert function["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_ONLY"
@@ -234,11 +233,13 @@ def test_each_topic_gets_a_function_wired_to_its_topic_and_tables(dev: Deploymen
 
         push = dev.one(T.SUBSCRIPTION, f"push-{topic}").state
         assert push["topic"] == f"projects/acme-shop-dev/topics/{topic}"
+        # functions-framework reads the topic of a push envelope from the request path.
+        service_uri = function["serviceConfig"]["uri"]
         assert push["pushConfig"] == {
-            "pushEndpoint": function["url"],
+            "pushEndpoint": f"{service_uri}/projects/acme-shop-dev/topics/{topic}",
             "oidcToken": {
                 "serviceAccountEmail": email(dev, "ingest-invoker"),
-                "audience": function["url"],
+                "audience": service_uri,
             },
         }
         assert push["deadLetterPolicy"] == {
@@ -339,3 +340,22 @@ def test_no_bigquery_role_is_granted_at_project_level_but_job_user(
 ) -> None:
     roles = {g.state["role"] for g in deploy(stack).of_type(T.PROJECT_IAM)}
     assert {r for r in roles if "bigquery" in r} == {"roles/bigquery.jobUser"}
+
+
+def test_function_archive_bundles_the_environments_topic_config(
+    dev: Deployment, prod: Deployment, source_dirs: dict[str, str]
+) -> None:
+    archives = {}
+    for deployment in (dev, prod):
+        obj = deployment.one(T.BUCKET_OBJECT, "source-archive").state
+        assets = obj["source"].assets
+        assert "main.py" in assets
+        assert not [name for name in assets if "__pycache__" in name or "cache" in name]
+        config = json.loads(assets["ingest_config.json"].text)
+        archives[obj["name"]] = config
+    (dev_name, dev_config), (prod_name, prod_config) = archives.items()
+    assert dev_config["topics"]["orders"]["dataset"] == "dev_ingest"
+    assert prod_config["topics"]["orders"]["dataset"] == "ingest"
+    # The name is the content hash: different configs, different objects.
+    assert dev_name != prod_name
+    assert dev_name.startswith(f"{Path(source_dirs['ingestFunctionDir']).name}/")

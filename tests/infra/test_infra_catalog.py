@@ -1,0 +1,117 @@
+"""What infra derives from a spec without Pulumi: tables, dataset roles, names, archives."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pulumi_harness import ROOT, write_files, write_spec
+
+from dayflow.spec import load_spec
+from infra import catalog
+from infra.naming import get_account_id, get_service_name, get_workflow_name
+from infra.source_archive import build_source_archive
+
+EXAMPLE = load_spec(ROOT / "dayflow.yaml")
+
+
+def test_example_owns_the_ledger_ingest_and_dead_letter_tables() -> None:
+    tables = [(t.table.dataset, t.table.table) for t in catalog.get_owned_tables(EXAMPLE)]
+    assert tables == [
+        ("dayflow", "dayflow_runs"),
+        ("ingest", "events_orders"),
+        ("ingest", "events_customers"),
+        ("ingest", "dead_letter"),
+    ]
+
+
+def test_dataset_roles_give_editor_where_written_and_viewer_elsewhere() -> None:
+    roles = catalog.get_dataset_roles(EXAMPLE)
+    assert roles == {
+        "job_runner": {
+            "dayflow": catalog.DATA_EDITOR,
+            "staging": catalog.DATA_EDITOR,
+            "mart": catalog.DATA_EDITOR,
+            "ingest": catalog.DATA_VIEWER,
+        },
+        "ingest": {"ingest": catalog.DATA_EDITOR},
+    }
+
+
+def test_transform_datasets_are_writable_by_dbt_and_dataform_only(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, 10, num_topics=2))
+    roles = catalog.get_dataset_roles(spec, ("mart",))
+    assert roles["dbt"]["mart"] == roles["dataform"]["mart"] == catalog.DATA_EDITOR
+    assert roles["job_runner"]["mart"] == catalog.DATA_VIEWER
+    assert "mart" not in roles["ingest"]
+
+
+def test_semantic_table_adds_history_and_partition_columns(tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path, 2, num_topics=1))
+    owned = {t.table.table: t for t in catalog.get_owned_tables(spec)}
+    latest, history = owned["events_0"], owned["events_1"]
+    assert [c.name for c in latest.table.columns] == [
+        "id",
+        "amount",
+        "tags",
+        "updated_at",
+        "event_date",
+    ]
+    assert [c.name for c in history.table.columns][-4:] == [
+        "valid_from",
+        "valid_to",
+        "is_current",
+        "event_date",
+    ]
+    assert (latest.partitioning, latest.table.partition_field) == ("DAY", "event_date")
+
+
+@pytest.mark.parametrize(
+    ("workload", "expected"),
+    [
+        ("job-runner", "dayflow-job-runner"),
+        ("wf-run_partition", "dayflow-wf-run-partition"),
+        ("wf-" + "very_long_workflow_name_" * 3, None),
+    ],
+)
+def test_account_ids_fit_gcp_rules(workload: str, expected: str | None) -> None:
+    account = get_account_id(workload)
+    assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account), account
+    if expected:
+        assert account == expected
+    assert get_account_id(workload) == account  # deterministic
+
+
+def test_long_names_are_shortened_distinctly() -> None:
+    a = get_service_name("ingest", "t" * 80 + "_a")
+    b = get_service_name("ingest", "t" * 80 + "_b")
+    assert len(a) == len(b) == 63
+    assert a != b
+
+
+def test_workflow_names_are_the_file_stems() -> None:
+    assert get_workflow_name("run_partition") == "run_partition"
+    with pytest.raises(ValueError, match=re.escape("workflow file stem '1st' is not a valid")):
+        get_workflow_name("1st")
+
+
+def test_source_archive_hash_changes_with_content_only(tmp_path: Path) -> None:
+    folder = write_files(tmp_path / "fn", {"main.py": "x = 1\n", "lib/util.py": "y = 2\n"})
+    first = build_source_archive(folder)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "main.cpython-313.pyc").write_bytes(b"\0")
+    assert build_source_archive(folder).digest == first.digest
+    assert first.files == ("lib/util.py", "main.py")
+    assert re.fullmatch(r"fn/[0-9a-f]{16}\.zip", first.object_name)
+
+    (folder / "main.py").write_text("x = 2\n")
+    assert build_source_archive(folder).digest != first.digest
+    generated = build_source_archive(folder, {"config.json": "{}"})
+    assert "config.json" in generated.files
+    assert generated.digest != build_source_archive(folder, {"config.json": "[]"}).digest
+
+
+def test_source_archive_needs_a_main_module(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=re.escape("no main.py")):
+        build_source_archive(tmp_path)
