@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -13,27 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dayflow.demo import load_example_data
 from dayflow.local.process import get_free_port, start_process, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
-
-RAW_SCHEMAS = {
-    "orders": [
-        ("order_id", "STRING"),
-        ("customer_id", "STRING"),
-        ("status", "STRING"),
-        ("amount", "FLOAT64"),
-        ("currency", "STRING"),
-        ("order_ts", "TIMESTAMP"),
-    ],
-    "customers": [
-        ("customer_id", "STRING"),
-        ("name", "STRING"),
-        ("country", "STRING"),
-        ("segment", "STRING"),
-        ("updated_at", "TIMESTAMP"),
-    ],
-}
 
 
 @pytest.fixture(scope="session")
@@ -49,29 +31,9 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         port=port,
         state_dir=state,
     )  # fmt: skip
-    load_seed(proc.url)
+    load_example_data(proc.url)
     yield proc.url
     stop_process("bigquery", state)
-
-
-def load_seed(endpoint: str) -> None:
-    from google.cloud import bigquery
-
-    from dayflow.warehouse import make_bigquery_client
-
-    client = make_bigquery_client("local", endpoint)
-    client.create_dataset("local.raw", exists_ok=True)
-    for name, schema in RAW_SCHEMAS.items():
-        rows = [
-            json.loads(line)
-            for line in (ROOT / f"transform/seed/{name}.jsonl").read_text().splitlines()
-        ]
-        config = bigquery.LoadJobConfig(
-            schema=[bigquery.SchemaField(n, t) for n, t in schema],
-            write_disposition="WRITE_TRUNCATE",
-        )
-        client.load_table_from_json(rows, f"local.raw.{name}", job_config=config).result()
-    client.close()
 
 
 def write_spec(tmp_path: Path, **local_env: object) -> Path:
@@ -121,12 +83,13 @@ class Server:
 @pytest.fixture
 def job_runner(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Server]:
     """The real job-runner app on a free port, over the example spec with fresh datasets."""
+    from job_runner.core.config import JobRunnerSettings
+    from job_runner.main import create_app
+
     from dayflow.ledger import ensure_table
     from dayflow.spec import load_spec
     from dayflow.tables import LEDGER
     from dayflow.warehouse import make_bigquery_client
-    from job_runner.core.config import JobRunnerSettings
-    from job_runner.main import create_app
 
     spec_path = write_spec(tmp_path)
     env = load_spec(spec_path).get_environment("local")

@@ -276,6 +276,17 @@ class Spec(_Model):
             ) from None
 
 
+def get_datasets(spec: Spec) -> list[str]:
+    """Every logical dataset the spec writes: job destinations and topics' ingest datasets."""
+    names = {"dayflow"}
+    for pipeline in spec.pipelines.values():
+        for job in pipeline.jobs.values():
+            if isinstance(job, BigQuerySqlJob | DedupJob):
+                names.add(job.destination.dataset)
+    names.update(topic.ingest_dataset for topic in spec.topics.values())
+    return sorted(names)
+
+
 def load_spec(path: str | Path) -> Spec:
     """Load and validate a spec file; raise `SpecError` with one line per problem."""
     path = Path(path)

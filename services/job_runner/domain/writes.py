@@ -82,24 +82,43 @@ class PartitionWriter:
         params: list[bigquery.ScalarQueryParameter],
     ) -> list[str]:
         """Create the destination from the query's shape if it is missing; return its columns."""
-        if dest.table_id in self._columns:
-            return self._columns[dest.table_id]
+        if dest.table_id not in self._columns:
+            table = self._retrying(
+                lambda _: self._get_or_create(dest, destination, select_sql, params)
+            )
+            self._columns[dest.table_id] = [f.name for f in table.schema]
+        return self._columns[dest.table_id]
+
+    def _get_or_create(
+        self,
+        dest: TableRef,
+        destination: Destination,
+        select_sql: str,
+        params: list[bigquery.ScalarQueryParameter],
+    ) -> Any:
         from google.api_core.exceptions import NotFound
 
         try:
-            table = self.client.get_table(dest.table_id)
-        except NotFound:
-            self.client.create_dataset(f"{dest.project}.{dest.dataset}", exists_ok=True)
-            self._query(_create_sql(dest, destination, select_sql), params, job_id=None)
-            table = self.client.get_table(dest.table_id)
-        columns = [f.name for f in table.schema]
-        self._columns[dest.table_id] = columns
-        return columns
+            try:
+                return self.client.get_table(dest.table_id)
+            except NotFound:
+                self.client.create_dataset(f"{dest.project}.{dest.dataset}", exists_ok=True)
+        except Exception as err:
+            raise classify_error(err) from err
+        self._query(_create_sql(dest, destination, select_sql), params, job_id=None)
+        try:
+            return self.client.get_table(dest.table_id)
+        except Exception as err:
+            raise classify_error(err) from err
 
     def _run(self, sql: str, params: list[bigquery.ScalarQueryParameter], job_id_base: str) -> Any:
+        return self._retrying(lambda n: self._query(sql, params, job_id=f"{job_id_base}_r{n}"))
+
+    def _retrying(self, attempt: Callable[[int], Any]) -> Any:
+        """Call `attempt(n)` for n = 0, 1, ... while a concurrent transaction aborts it."""
         for retry in range(MAX_ABORT_RETRIES + 1):
             try:
-                return self._query(sql, params, job_id=f"{job_id_base}_r{retry}")
+                return attempt(retry)
             except WarehouseError as err:
                 if not is_concurrent_abort(err) or retry == MAX_ABORT_RETRIES:
                     raise

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import shutil
+from typing import Annotated
+
+import typer
+
 from dayflow.cli.app import local_app
 from dayflow.cli.context import SpecOption, console, get_spec
 from dayflow.settings import get_settings
 
 
 @local_app.command("up")
-def local_up(spec: SpecOption = None) -> None:
+def local_up(
+    spec: SpecOption = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Delete local data first")] = False,
+) -> None:
     """Start the BigQuery emulator and the job-runner on 127.0.0.1 (data under .dayflow/)."""
     from dayflow.local import stack
 
     settings = get_settings()
+    if fresh:
+        stack.down(settings.state_dir)
+        shutil.rmtree(settings.state_dir / "bigquery", ignore_errors=True)
     spec_path = spec or settings.spec
     loaded = get_spec(spec_path)
     urls = stack.up(loaded, spec_path, settings.state_dir)

@@ -16,7 +16,7 @@ from typing import Any
 from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
-from dayflow.spec import Spec
+from dayflow.spec import Spec, get_datasets
 from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
@@ -64,11 +64,15 @@ def start_job_runner(spec: Spec, spec_path: Path, state_dir: Path, bigquery_endp
     return proc.url
 
 
-def create_owned_tables(spec: Spec, bigquery_endpoint: str) -> None:
-    """Create the ledger in the emulator (infra does this in GCP)."""
+def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
+    """Create the spec's datasets and the ledger in the emulator, as infra does in GCP."""
     environment = spec.get_environment("local")
-    client = make_bigquery_client(LOCAL_PROJECT, bigquery_endpoint)
-    ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(LEDGER.dataset), LEDGER)
+    with make_bigquery_client(LOCAL_PROJECT, bigquery_endpoint) as client:
+        for dataset in get_datasets(spec):
+            client.create_dataset(
+                f"{LOCAL_PROJECT}.{environment.get_dataset_id(dataset)}", exists_ok=True
+            )
+        ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(LEDGER.dataset), LEDGER)
 
 
 def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
@@ -76,7 +80,7 @@ def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
     down(state_dir)
     try:
         bigquery_endpoint = start_bigquery(state_dir)
-        create_owned_tables(spec, bigquery_endpoint)
+        create_warehouse(spec, bigquery_endpoint)
         job_runner_url = start_job_runner(spec, spec_path, state_dir, bigquery_endpoint)
     except Exception:
         down(state_dir)
