@@ -101,6 +101,7 @@ class Interpreter:
         self.current: tuple[str, str] = ("main", "")
         self.assign_lock = threading.RLock()
         self._steps_lock = threading.Lock()
+        self._atomic: dict[int, bool] = {}
         self._dispatch: dict[type[Step], Callable[[Any, Scope], Flow]] = {
             AssignStep: self._assign,
             CallStep: self._call,
@@ -224,10 +225,33 @@ class Interpreter:
         return None
 
     def _assign(self, step: AssignStep, scope: Scope) -> Flow:
-        with self.assign_lock if scope.in_parallel else nullcontext():
+        if not scope.in_parallel:
             for target, value in step.assignments:
                 self.assign(scope, target, value.evaluate(scope))
+        elif self._is_atomic(step):
+            # In parallel branches an assign step is atomic, so `n: ${n + 1}` on a shared
+            # variable never loses an update.
+            with self.assign_lock:
+                for target, value in step.assignments:
+                    self.assign(scope, target, value.evaluate(scope))
+        else:
+            # Values calling subworkflows may block (HTTP) or start parallel steps: evaluate
+            # them unlocked, then store under the lock.
+            for target, value in step.assignments:
+                result = value.evaluate(scope)
+                with self.assign_lock:
+                    self.assign(scope, target, result)
         return flow_for(step.next)
+
+    def _is_atomic(self, step: AssignStep) -> bool:
+        atomic = self._atomic.get(id(step))
+        if atomic is None:
+            subworkflows = self.definition.subworkflows
+            atomic = not any(
+                name in subworkflows for _, value in step.assignments for name in value.functions
+            )
+            self._atomic[id(step)] = atomic
+        return atomic
 
     def assign(self, scope: Scope, target: Target, value: Any) -> None:
         if not target.path:
