@@ -15,7 +15,6 @@ from pathlib import Path
 
 from dayflow.errors import DayflowError
 
-
 # Children started by this process, kept so they are reaped (no zombies, no ResourceWarning).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 
