@@ -83,13 +83,12 @@ class Server:
 @pytest.fixture
 def job_runner(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Server]:
     """The real job-runner app on a free port, over the example spec with fresh datasets."""
-    from job_runner.core.config import JobRunnerSettings
-    from job_runner.main import create_app
-
     from dayflow.ledger import ensure_table
     from dayflow.spec import load_spec
     from dayflow.tables import LEDGER
     from dayflow.warehouse import make_bigquery_client
+    from job_runner.core.config import JobRunnerSettings
+    from job_runner.main import create_app
 
     spec_path = write_spec(tmp_path)
     env = load_spec(spec_path).get_environment("local")
