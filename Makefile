@@ -56,6 +56,12 @@ test: lint typecheck pytest
 bench: venv
 	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b; done
 
+# The job-runner image for Cloud Run; needs a running Docker engine (CI has one).
+image:
+	@command -v docker >/dev/null 2>&1 || { echo "make image: no docker command found; install Docker, or build the image in CI (.github/workflows/deploy.yml)" >&2; exit 2; }
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine is running here (docker info failed); start one, or build the image in CI (.github/workflows/deploy.yml)" >&2; exit 2; }
+	docker build -f services/job_runner/Dockerfile -t dayflow-job-runner .
+
 demo: venv
 	$(PY) -m dayflow.demo
 
