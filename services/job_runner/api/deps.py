@@ -11,6 +11,7 @@ from dayflow.ledger import RunLedger, get_ledger_ref
 from dayflow.spec import load_spec
 from dayflow.warehouse import make_bigquery_client
 from job_runner.core.config import JobRunnerSettings, get_settings
+from job_runner.domain.faults import Faults
 from job_runner.domain.runner import JobRunner
 
 _build_lock = threading.Lock()
@@ -22,7 +23,8 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
     project = settings.gcp_project or environment.gcp_project
     client = make_bigquery_client(project, settings.bigquery_endpoint, settings.bigquery_location)
     ledger = RunLedger(client, get_ledger_ref(project, environment.dataset_prefix))
-    return JobRunner(spec, settings.env, client, ledger)
+    faults = Faults(settings.faults_file) if settings.faults_file else None
+    return JobRunner(spec, settings.env, client, ledger, faults=faults)
 
 
 def get_runner(request: Request) -> JobRunner:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from dayflow.ledger import RunLedger, RunRecord
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import BigQuerySqlJob, Job, Pipeline, Spec
 from dayflow.warehouse import TableRef, validate_identifier
+from job_runner.domain.faults import Faults
 from job_runner.domain.writes import PartitionWriter, WriteStats
 
 if TYPE_CHECKING:
@@ -77,26 +79,43 @@ def get_job_id_base(pipeline: str, job: str, partition_key: str, attempt: int) -
 
 
 class InFlight:
-    """Counts runs in progress in this process and remembers the maximum."""
+    """Counts runs and distinct partitions in progress in this process, with their maximums."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.current = 0
-        self.maximum = 0
+        self.runs = 0
+        self.max_runs = 0
+        self._partitions: dict[tuple[str, str], int] = {}
+        self.max_partitions = 0
 
-    def __enter__(self) -> None:
+    @contextmanager
+    def track(self, pipeline: str, partition_key: str) -> Iterator[None]:
+        key = (pipeline, partition_key)
         with self._lock:
-            self.current += 1
-            self.maximum = max(self.maximum, self.current)
+            self.runs += 1
+            self.max_runs = max(self.max_runs, self.runs)
+            self._partitions[key] = self._partitions.get(key, 0) + 1
+            self.max_partitions = max(self.max_partitions, len(self._partitions))
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.runs -= 1
+                self._partitions[key] -= 1
+                if not self._partitions[key]:
+                    del self._partitions[key]
 
-    def __exit__(self, *exc: object) -> None:
+    def get_stats(self, reset: bool = False) -> dict[str, int]:
         with self._lock:
-            self.current -= 1
-
-    def reset(self) -> int:
-        with self._lock:
-            previous, self.maximum = self.maximum, self.current
-            return previous
+            stats = {
+                "runs_in_flight": self.runs,
+                "max_runs_in_flight": self.max_runs,
+                "partitions_in_flight": len(self._partitions),
+                "max_partitions_in_flight": self.max_partitions,
+            }
+            if reset:
+                self.max_runs, self.max_partitions = self.runs, len(self._partitions)
+            return stats
 
 
 class JobRunner:
@@ -109,6 +128,7 @@ class JobRunner:
         client: bigquery.Client,
         ledger: RunLedger,
         clock: Callable[[], float] = time.monotonic,
+        faults: Faults | None = None,
     ) -> None:
         self.spec = spec
         self.environment = spec.get_environment(env)
@@ -118,6 +138,7 @@ class JobRunner:
         self.writer = PartitionWriter(client)
         self.in_flight = InFlight()
         self._clock = clock
+        self.faults = faults
 
     def get_job(self, pipeline_name: str, job_name: str) -> tuple[Pipeline, Job]:
         try:
@@ -157,10 +178,12 @@ class JobRunner:
                 )
             )
 
-        with self.in_flight:
+        with self.in_flight.track(request.pipeline, request.partition_key):
             started = self._clock()
             record("running")
             try:
+                if self.faults is not None:
+                    self.faults.check(request.partition_key)
                 stats = self._execute(
                     pipeline,
                     request.job,

@@ -119,6 +119,8 @@ class PartitionWriter:
         for retry in range(MAX_ABORT_RETRIES + 1):
             try:
                 return attempt(retry)
+            except _RunAgain:
+                continue  # that job id already failed transiently: run under the next one
             except WarehouseError as err:
                 if not is_concurrent_abort(err) or retry == MAX_ABORT_RETRIES:
                     raise
@@ -141,7 +143,11 @@ class PartitionWriter:
                     raise
                 # The same job id ran before: a retried request. Wait for that job's outcome.
                 job = self.client.get_job(job_id)
+                if _failed_transiently(job):
+                    raise _RunAgain(job_id) from None
             job.result()
+        except _RunAgain:
+            raise
         except Exception as err:
             raise classify_error(err, job_id) from err
         return job
@@ -155,6 +161,19 @@ class PartitionWriter:
             for child in children
             if getattr(child, "statement_type", None) in ("INSERT", "MERGE")
         )
+
+
+class _RunAgain(Exception):
+    """A retried request found its job already failed transiently: run it again."""
+
+
+def _failed_transiently(job: Any) -> bool:
+    error = getattr(job, "error_result", None)
+    if job.state != "DONE" or not error:
+        return False
+    return bool(classify_error(RuntimeError(error.get("message", ""))).transient) or error.get(
+        "reason"
+    ) in ("backendError", "internalError", "rateLimitExceeded", "jobRateLimitExceeded")
 
 
 def get_partition_predicate(destination: Destination, alias: str = "") -> str:

@@ -16,7 +16,5 @@ def healthz() -> dict[str, str]:
 
 @router.get("/stats")
 def read_stats(runner: RunnerDep, reset: bool = False) -> dict[str, int]:
-    """Runs in flight now and the most at once since start (or the last reset)."""
-    current = runner.in_flight.current
-    maximum = runner.in_flight.reset() if reset else runner.in_flight.maximum
-    return {"runs_in_flight": current, "max_runs_in_flight": maximum}
+    """Runs and partitions in flight now, and the most at once since start (or the last reset)."""
+    return runner.in_flight.get_stats(reset)

@@ -1,0 +1,39 @@
+"""Fault injection for resilience tests: transient (503) and permanent (422) run failures.
+
+Only active when the `faults_file` setting names a file; it is re-read on every run, so a test
+"fixes the cause" by deleting it. The file is JSON:
+`{"transient_rate": 0.2, "permanent_partitions": ["2024-01-05"], "seed": 7}`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+
+from dayflow.errors import WarehouseError
+
+
+class Faults:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._random: random.Random | None = None
+
+    def check(self, partition_key: str) -> None:
+        """Raise the injected failure for this run, if any."""
+        try:
+            config = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return
+        if partition_key in config.get("permanent_partitions", []):
+            raise WarehouseError(
+                f"injected permanent failure for partition {partition_key}", transient=False
+            )
+        with self._lock:
+            if self._random is None:
+                self._random = random.Random(config.get("seed", 0))  # noqa: S311 (test faults, not crypto)
+            failing = self._random.random() < float(config.get("transient_rate", 0))
+        if failing:
+            raise WarehouseError("injected transient failure", transient=True)
