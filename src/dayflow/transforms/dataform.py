@@ -32,6 +32,7 @@ from dayflow.transforms.dataform_output import (
     parse_compiled_graph,
     parse_run_log,
     select_actions,
+    strip_ansi,
 )
 from dayflow.transforms.partition_vars import PartitionVars, VarValue, build_vars
 from dayflow.transforms.results import NodeResult, TransformResult, describe_failure, sum_rows
@@ -186,14 +187,13 @@ def _run_cli(
             argv += ["--tags", tag]
         for action in job.actions:
             argv += ["--actions", action]
-        code, log, timed_out = _run(argv, env, remaining + _KILL_GRACE)
+        code, log, _, timed_out = _run(argv, env, remaining + _KILL_GRACE)
     nodes = _nodes(selected, parse_run_log(log))
     if timed_out or (code != 0 and not any(n.status == "failed" for n in nodes)):
-        tail = " ".join(log.strip().splitlines()[-5:]) if log.strip() else ""
         message = (
             f"dataform run did not finish within {timeout:g} s"
             if timed_out
-            else f"dataform run exited with code {code}: {tail}"
+            else f"dataform run exited with code {code}: {_run_error(log)}"
         )
         nodes.append(
             NodeResult(name="dataform run", kind="operation", status="failed", message=message)
@@ -210,6 +210,16 @@ def _run_cli(
         transient=bool(failed)
         and (timed_out or all(not n.is_check and looks_transient(n.message or "") for n in failed)),
     )
+
+
+def _run_error(log: str) -> str:
+    """The CLI's own error line from a failed run's log, without the stack trace."""
+    lines = [line.strip() for line in strip_ansi(log).splitlines()]
+    lines = [line for line in lines if line and not line.startswith("at ")]
+    for line in lines:
+        if "encountered an error" in line.lower():
+            return line
+    return " ".join(lines[-3:])
 
 
 def _cli_env(bigquery_endpoint: str | None) -> dict[str, str]:
@@ -237,7 +247,9 @@ def _compile(
         *common,
         f"--timeout={int(remaining)}s",
     ]
-    code, output, timed_out = _run(argv, env, remaining + _KILL_GRACE, merge_stderr=False)
+    code, output, errors_text, timed_out = _run(
+        argv, env, remaining + _KILL_GRACE, merge_stderr=False
+    )
     if timed_out:
         raise TransformError(
             f"Dataform project {project_dir} did not compile within the job's timeout"
@@ -245,7 +257,7 @@ def _compile(
     try:
         graph = json.loads(output)
     except json.JSONDecodeError:
-        detail = " ".join(output.split())[:500]
+        detail = " ".join(strip_ansi(errors_text or output).split())[:500]
         raise TransformError(
             f"Dataform project {project_dir} does not compile (exit code {code}): {detail}"
         ) from None
@@ -278,11 +290,11 @@ def _check_selection(
 
 def _run(
     argv: list[str], env: dict[str, str], limit: float, *, merge_stderr: bool = True
-) -> tuple[int, str, bool]:
+) -> tuple[int, str, str, bool]:
     """Run `argv` in its own process group; kill the group after `limit` seconds.
 
-    Returns the exit code, the output (stdout, with stderr merged in order unless
-    `merge_stderr` is False, in which case stderr is appended) and whether it timed out.
+    Returns the exit code, stdout (with stderr merged in, in order, if `merge_stderr`), stderr
+    (if not merged) and whether it timed out.
     """
     with subprocess.Popen(
         argv,
@@ -299,10 +311,8 @@ def _run(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             out, err = proc.communicate()
-            return -signal.SIGKILL, out or "", True
-    if not merge_stderr and proc.returncode != 0 and err:
-        out = (out or "") + "\n" + err
-    return proc.returncode, out or "", False
+            return -signal.SIGKILL, out or "", err or "", True
+    return proc.returncode, out or "", err or "", False
 
 
 def _nodes(selected: list[CompiledAction], logged: list[LoggedAction]) -> list[NodeResult]:

@@ -98,8 +98,8 @@ def run_dbt(
 
     Raises:
         ToolNotInstalledError: dbt-core or dbt-bigquery is missing.
-        TransformError: the project is missing or does not parse, a var is missing, or the
-            selection matches nothing.
+        TransformError: the project is missing or does not parse, a var is missing (found
+            at parse time, or when a node compiles), or the selection matches nothing.
     """
     project_dir = _check_project(spec_root, job.project_dir)
     run_vars = build_vars(partition, dataset_prefix, job.vars)
@@ -193,13 +193,18 @@ def _parse(dbt_runner: Any, common: list[str], project_dir: Path) -> Any:
     if result.success:
         return result.result
     message = " ".join(str(result.exception or "dbt parse failed").split())
+    _raise_if_missing_var(message, project_dir)
+    raise TransformError(f"dbt project {project_dir} does not parse: {message}")
+
+
+def _raise_if_missing_var(message: str, project_dir: Path) -> None:
+    """A var missing at parse time (in config()) or at compile time (in SQL) is a user error."""
     if match := _MISSING_VAR.search(message):
         raise TransformError(
             f"dbt project {project_dir} needs var {match[1]!r}: add it to the job's `vars` "
             "in dayflow.yaml (dayflow itself passes partition_key, partition_start, "
             "partition_end and dataset_prefix)"
         )
-    raise TransformError(f"dbt project {project_dir} does not parse: {message}")
 
 
 def _build(runner: Any, common: list[str], job: DbtJob, project_dir: Path) -> list[NodeResult]:
@@ -227,7 +232,11 @@ def _build(runner: Any, common: list[str], job: DbtJob, project_dir: Path) -> li
             f"dbt selection {selection} matches no models or tests in {project_dir} "
             "(check the job's select and exclude in dayflow.yaml)"
         )
-    return [_node_result(r, warn=False) for r in run_results]
+    nodes = [_node_result(r, warn=False) for r in run_results]
+    for node in nodes:
+        if node.status == "failed" and node.message:
+            _raise_if_missing_var(node.message, project_dir)
+    return nodes
 
 
 def _run_warn_tests(runner: Any, common: list[str], job: DbtJob) -> list[NodeResult]:
