@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from job_runner.api.routes import health, pipelines, runs
+from job_runner.api.routes import backfills, health, pipelines, runs
 from job_runner.core.config import JobRunnerSettings
 from job_runner.errors import add_error_handlers
 
@@ -28,6 +28,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(pipelines.router)
+    app.include_router(backfills.router)
     return app
 
 

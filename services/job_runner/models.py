@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dayflow.spec import Name
 
@@ -77,3 +79,54 @@ class PartitionChecksumPublic(BaseModel):
 class ChecksumsPublic(BaseModel):
     pipeline: str
     partitions: list[PartitionChecksumPublic]
+
+
+class BackfillCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pipeline: Name
+    start: str | None = Field(default=None, max_length=13)
+    end: str | None = Field(default=None, max_length=13)
+    # An explicit list instead of a range (at most 1,000: Workflows arguments are <= 32 KB).
+    partition_keys: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    order: Literal["asc", "desc"] = "asc"
+    only: Literal["all", "failed", "missing"] = "all"
+    concurrency: int = Field(default=4, ge=1, le=20)
+    dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _range_or_keys(self) -> BackfillCreate:
+        has_range = self.start is not None and self.end is not None
+        if has_range == (self.partition_keys is not None):
+            raise ValueError("expected either start and end, or partition_keys")
+        return self
+
+
+class BackfillPublic(BaseModel):
+    backfill_id: str | None
+    execution: str | None
+    dry_run: bool
+    num_partitions: int
+    num_partition_jobs: int
+    estimated_workflow_steps: int
+    estimated_workflow_cost_usd: float
+    estimated_bytes_processed: int | None
+    partitions: list[PartitionPlanPublic]
+
+
+class BackfillProgressPublic(BaseModel):
+    backfill_id: str
+    partitions: int
+    succeeded: int
+    failed: int
+    running: int
+    failed_keys: list[str]
+
+
+class TriggerPublic(BaseModel):
+    pipeline: str
+    schedule_time: str
+    partition_key: str
+    duplicate: bool
+    execution: str | None
+    catch_up_execution: str | None

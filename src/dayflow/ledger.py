@@ -103,18 +103,25 @@ class RunLedger:
             raise classify_error(RuntimeError(f"ledger insert failed: {errors}"))
 
     def get_states(
-        self, pipeline: str, first: date, last: date, backfill_id: str | None = None
+        self,
+        pipeline: str | None,
+        first: date | None = None,
+        last: date | None = None,
+        backfill_id: str | None = None,
     ) -> list[RunState]:
         """The newest state of every (partition, job) of `pipeline` with partition dates in
-        [first, last] (optionally only runs of one backfill)."""
+        [first, last], or of every run of one backfill."""
         from google.cloud import bigquery
 
-        where = "pipeline = @pipeline AND partition_date BETWEEN @first AND @last"
-        params = [
-            bigquery.ScalarQueryParameter("pipeline", "STRING", pipeline),
-            bigquery.ScalarQueryParameter("first", "DATE", first),
-            bigquery.ScalarQueryParameter("last", "DATE", last),
-        ]
+        where = "TRUE"
+        params = []
+        if pipeline is not None:
+            where += " AND pipeline = @pipeline"
+            params.append(bigquery.ScalarQueryParameter("pipeline", "STRING", pipeline))
+        if first is not None and last is not None:
+            where += " AND partition_date BETWEEN @first AND @last"
+            params.append(bigquery.ScalarQueryParameter("first", "DATE", first))
+            params.append(bigquery.ScalarQueryParameter("last", "DATE", last))
         if backfill_id is not None:
             where += " AND backfill_id = @backfill_id"
             params.append(bigquery.ScalarQueryParameter("backfill_id", "STRING", backfill_id))

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from dayflow.executions import Executions, WorkflowsExecutions
 from dayflow.ledger import RunLedger, get_ledger_ref
 from dayflow.spec import load_spec
 from dayflow.warehouse import make_bigquery_client
@@ -39,4 +40,22 @@ def get_runner(request: Request) -> JobRunner:
     return runner
 
 
+def get_executions(
+    request: Request, runner: Annotated[JobRunner, Depends(get_runner)]
+) -> Executions:
+    state = request.app.state
+    executions: Executions | None = getattr(state, "executions", None)
+    if executions is None:
+        with _build_lock:
+            executions = getattr(state, "executions", None)
+            if executions is None:
+                settings = getattr(state, "settings", None) or get_settings()
+                location = settings.workflows_location or runner.environment.region
+                executions = state.executions = WorkflowsExecutions(
+                    runner.project, location, settings.workflows_endpoint
+                )
+    return executions
+
+
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+ExecutionsDep = Annotated[Executions, Depends(get_executions)]

@@ -19,6 +19,10 @@ class JobRunnerSettings(BaseSettings):
     # Set locally to the emulator, e.g. http://127.0.0.1:9050; unset in GCP.
     bigquery_endpoint: str | None = None
     bigquery_location: str | None = None
+    # Workflows: location defaults to the environment's region. Locally, the engine's gRPC
+    # host:port (e.g. 127.0.0.1:9070); unset in GCP.
+    workflows_location: str | None = None
+    workflows_endpoint: str | None = None
     # Tests only: a JSON file of failures to inject (see job_runner.domain.faults).
     faults_file: Path | None = None
 

@@ -140,11 +140,14 @@ class JobRunner:
         self._clock = clock
         self.faults = faults
 
-    def get_job(self, pipeline_name: str, job_name: str) -> tuple[Pipeline, Job]:
+    def get_pipeline(self, pipeline_name: str) -> Pipeline:
         try:
-            pipeline = self.spec.get_pipeline(pipeline_name)
+            return self.spec.get_pipeline(pipeline_name)
         except UserError as err:
             raise NotFoundError(str(err)) from None
+
+    def get_job(self, pipeline_name: str, job_name: str) -> tuple[Pipeline, Job]:
+        pipeline = self.get_pipeline(pipeline_name)
         if job_name not in pipeline.jobs:
             raise NotFoundError(
                 f"unknown job {job_name!r} in pipeline {pipeline_name!r} "

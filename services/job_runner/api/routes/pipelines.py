@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from dayflow.errors import NotFoundError, UserError
+from dayflow.errors import UserError
 from dayflow.partitions import PartitionKeyRange
 from dayflow.planning import plan_partitions
 from dayflow.spec import Pipeline
@@ -21,10 +21,7 @@ router = APIRouter(prefix="/pipelines", tags=["pipelines"])
 def get_range(
     runner: JobRunner, name: str, key_range: PartitionKeyRange
 ) -> tuple[Pipeline, list[str]]:
-    try:
-        pipeline = runner.spec.get_pipeline(name)
-    except UserError as err:
-        raise NotFoundError(str(err)) from None
+    pipeline = runner.get_pipeline(name)
     try:
         keys = pipeline.scheme.get_partition_keys(key_range)
     except ValueError as err:

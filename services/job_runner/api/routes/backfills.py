@@ -1,0 +1,82 @@
+"""Scheduled triggers (Cloud Scheduler, OIDC) and manual backfills over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+
+from dayflow.errors import NotFoundError
+from job_runner.api.deps import ExecutionsDep, RunnerDep
+from job_runner.domain import backfills
+from job_runner.models import (
+    BackfillCreate,
+    BackfillProgressPublic,
+    BackfillPublic,
+    PartitionPlanPublic,
+    TriggerPublic,
+)
+
+router = APIRouter(tags=["backfills"])
+
+# A dry run lists at most this many partitions; the counts cover all of them.
+MAX_LISTED_PARTITIONS = 1000
+
+
+@router.post("/triggers/{pipeline}")
+def create_trigger(
+    pipeline: str,
+    runner: RunnerDep,
+    executions: ExecutionsDep,
+    x_cloudscheduler_scheduletime: Annotated[str | None, Header()] = None,
+) -> TriggerPublic:
+    """Start the partition a schedule time processes; a duplicate delivery starts nothing."""
+    outcome = backfills.trigger(runner, executions, pipeline, x_cloudscheduler_scheduletime)
+    return TriggerPublic(**outcome.__dict__)
+
+
+@router.post("/backfills")
+def create_backfill(
+    body: BackfillCreate, runner: RunnerDep, executions: ExecutionsDep
+) -> BackfillPublic:
+    """Plan a backfill and start its `backfill` execution (with `dry_run`, only plan it)."""
+    request = backfills.BackfillRequest(**body.model_dump())
+    pipeline, plans = backfills.plan_backfill(runner, request)
+    estimate = backfills.estimate(runner, pipeline, plans)
+    backfill_id = execution = None
+    if not body.dry_run and plans:
+        backfill_id = backfills.new_backfill_id(body.pipeline)
+        execution = backfills.start_backfill(executions, request, backfill_id).name
+    return BackfillPublic(
+        backfill_id=backfill_id,
+        execution=execution,
+        dry_run=body.dry_run,
+        partitions=[
+            PartitionPlanPublic(partition_key=p.partition_key, waves=[list(w) for w in p.waves])
+            for p in plans[:MAX_LISTED_PARTITIONS]
+        ],
+        **estimate,
+    )
+
+
+@router.get("/backfills/{backfill_id}")
+def read_backfill(backfill_id: str, runner: RunnerDep) -> BackfillProgressPublic:
+    """Progress of a backfill from the run ledger: partitions succeeded, failed, running."""
+    states = runner.ledger.get_states(None, backfill_id=backfill_id)
+    if not states:
+        raise NotFoundError(f"no runs recorded for backfill {backfill_id!r} (yet)")
+    by_partition: dict[str, set[str]] = {}
+    for state in states:
+        by_partition.setdefault(state.partition_key, set()).add(state.status)
+    failed = sorted(k for k, s in by_partition.items() if "failed" in s)
+    running = [
+        k for k, s in by_partition.items() if "failed" not in s and s & {"running", "queued"}
+    ]
+    return BackfillProgressPublic(
+        backfill_id=backfill_id,
+        partitions=len(by_partition),
+        succeeded=len(by_partition) - len(failed) - len(running),
+        failed=len(failed),
+        running=len(running),
+        failed_keys=failed,
+    )
