@@ -7,90 +7,33 @@ Destination tables of `bigquery_sql` jobs are not here: the job-runner creates t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
-from dayflow.spec import (
-    BigQuerySqlJob,
-    DataformJob,
-    DbtJob,
-    DedupJob,
-    ManagedDataform,
-    Pipeline,
-    Spec,
-    Topic,
-)
-from dayflow.tables import (
-    DEAD_LETTER,
-    LEDGER,
-    TOPIC_FIELD_TYPES,
-    Column,
-    TableDef,
-    get_ingest_table,
-)
+from dayflow.semantic import get_semantic_table
+from dayflow.spec import BigQuerySqlJob, DataformJob, DbtJob, DedupJob, ManagedDataform, Spec
+from dayflow.tables import DEAD_LETTER, LEDGER, TableDef, get_ingest_table
 
-Partitioning = Literal["DAY", "HOUR"]
 Workload = Literal["job_runner", "ingest", "dbt", "dataform"]
 
 DATA_EDITOR = "roles/bigquery.dataEditor"
 DATA_VIEWER = "roles/bigquery.dataViewer"
 
 
-@dataclass(frozen=True)
-class OwnedTable:
-    """A table infra creates: its schema and the granularity of its time partitions."""
+def get_owned_tables(spec: Spec) -> tuple[TableDef, ...]:
+    """The run ledger, each topic's ingest table, the dead-letter table, then semantic tables.
 
-    table: TableDef
-    partitioning: Partitioning = "DAY"
-
-
-def get_owned_tables(spec: Spec) -> tuple[OwnedTable, ...]:
-    """The run ledger, each topic's ingest table, the dead-letter table, then semantic tables."""
-    tables = [OwnedTable(LEDGER)]
-    tables += [
-        OwnedTable(get_ingest_table(name, t.ingest_dataset)) for name, t in spec.topics.items()
-    ]
+    Semantic tables come from `dayflow.semantic`, the same definition the dedup job writes.
+    """
+    tables = [LEDGER]
+    tables += [get_ingest_table(name, t.ingest_dataset) for name, t in spec.topics.items()]
     if spec.topics:
-        tables.append(OwnedTable(DEAD_LETTER))
+        tables.append(DEAD_LETTER)
     for pipeline in spec.pipelines.values():
         for job in pipeline.jobs.values():
             if isinstance(job, DedupJob):
-                tables.append(get_semantic_table(job, spec.topics[job.topic], pipeline))
-    unique = {(t.table.dataset, t.table.table): t for t in tables}
+                tables.append(get_semantic_table(job.topic, spec.topics[job.topic], job))
+    unique = {(t.dataset, t.table): t for t in tables}
     return tuple(unique.values())
-
-
-def get_semantic_table(job: DedupJob, topic: Topic, pipeline: Pipeline) -> OwnedTable:
-    """The deduplicated table a `dedup` job writes: the topic's fields, typed for BigQuery.
-
-    TODO(semantic): replace with the `TableDef` of `dayflow.semantic` once it exposes one, so
-    the job and infra cannot disagree on lineage or history columns.
-    """
-    dest = job.destination
-    columns = [
-        Column(name, TOPIC_FIELD_TYPES[f.type], "REQUIRED" if f.required else "NULLABLE")
-        for name, f in topic.fields.items()
-    ]
-    if job.history:
-        columns += [
-            Column("valid_from", "TIMESTAMP", "REQUIRED", "first event time of this version"),
-            Column(
-                "valid_to", "TIMESTAMP", description="next version's valid_from; NULL if current"
-            ),
-            Column("is_current", "BOOL", "REQUIRED"),
-        ]
-    if dest.partition_field not in {c.name for c in columns}:
-        columns.append(Column(dest.partition_field, dest.partition_type, "REQUIRED"))
-    table = TableDef(
-        dataset=dest.dataset,
-        table=dest.table,
-        columns=tuple(columns),
-        partition_field=dest.partition_field,
-        clustering=tuple(dest.clustering or topic.key[:4]),
-        require_partition_filter=dest.require_partition_filter,
-        description=f"deduplicated {'history' if job.history else 'state'} of topic {job.topic}",
-    )
-    return OwnedTable(table, "HOUR" if pipeline.granularity == "hour" else "DAY")
 
 
 def get_written_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
@@ -124,7 +67,7 @@ def get_managed_dataform(spec: Spec) -> tuple[ManagedDataform, ...]:
 def get_datasets(spec: Spec, transform_datasets: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Every logical dataset of the spec, in a stable order (ledger first)."""
     names = [d for ds in get_written_datasets(spec).values() for d in ds]
-    names += [t.table.dataset for t in get_owned_tables(spec)]
+    names += [t.dataset for t in get_owned_tables(spec)]
     return tuple(dict.fromkeys([*names, *transform_datasets]))
 
 

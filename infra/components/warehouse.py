@@ -10,7 +10,6 @@ import pulumi
 from pulumi_gcp import bigquery
 
 from dayflow.tables import TableDef
-from infra.catalog import OwnedTable
 
 # BigQuery reports legacy type names; declaring them avoids a perpetual diff on every preview.
 _LEGACY_TYPES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
@@ -32,7 +31,7 @@ class WarehouseArgs:
     location: str
     # Logical dataset name -> physical id in this environment (`mart` -> `dev_mart`).
     dataset_ids: Mapping[str, str]
-    tables: tuple[OwnedTable, ...]
+    tables: tuple[TableDef, ...]
     grants: tuple[DatasetGrant, ...]
     labels: Mapping[str, str]
     deletion_protection: bool
@@ -90,8 +89,7 @@ class Warehouse(pulumi.ComponentResource):
             )
 
         self.tables: dict[str, bigquery.Table] = {}
-        for owned in args.tables:
-            t = owned.table
+        for t in args.tables:
             key = f"{t.dataset}.{t.table}"
             self.tables[key] = bigquery.Table(
                 f"table-{t.dataset}-{t.table}",
@@ -100,7 +98,9 @@ class Warehouse(pulumi.ComponentResource):
                 table_id=t.table,
                 description=t.description,
                 schema=get_schema_json(t),
-                time_partitioning={"type": owned.partitioning, "field": t.partition_field},
+                # Daily partitions, also for hourly pipelines: the job-runner replaces an hour
+                # by its bounds within the day (and creates its own tables the same way).
+                time_partitioning={"type": "DAY", "field": t.partition_field},
                 require_partition_filter=t.require_partition_filter,
                 clusterings=list(t.clustering) or None,
                 labels=labels,

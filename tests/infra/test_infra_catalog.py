@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pulumi_harness import ROOT, write_files, write_spec
 
-from dayflow.spec import load_spec
+from dayflow.semantic import get_semantic_table
+from dayflow.spec import DedupJob, load_spec
 from infra import catalog
 from infra.naming import get_account_id, get_service_name, get_workflow_name
 from infra.source_archive import build_source_archive
@@ -17,7 +18,7 @@ EXAMPLE = load_spec(ROOT / "dayflow.yaml")
 
 
 def test_example_owns_the_ledger_ingest_and_dead_letter_tables() -> None:
-    tables = [(t.table.dataset, t.table.table) for t in catalog.get_owned_tables(EXAMPLE)]
+    tables = [(t.dataset, t.table) for t in catalog.get_owned_tables(EXAMPLE)]
     assert tables == [
         ("dayflow", "dayflow_runs"),
         ("ingest", "events_orders"),
@@ -47,24 +48,15 @@ def test_transform_datasets_are_writable_by_dbt_and_dataform_only(tmp_path: Path
     assert "mart" not in roles["ingest"]
 
 
-def test_semantic_table_adds_history_and_partition_columns(tmp_path: Path) -> None:
+def test_semantic_tables_are_those_the_dedup_jobs_write(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, 2, num_topics=1))
-    owned = {t.table.table: t for t in catalog.get_owned_tables(spec)}
-    latest, history = owned["events_0"], owned["events_1"]
-    assert [c.name for c in latest.table.columns] == [
-        "id",
-        "amount",
-        "tags",
-        "updated_at",
-        "event_date",
-    ]
-    assert [c.name for c in history.table.columns][-4:] == [
-        "valid_from",
-        "valid_to",
-        "is_current",
-        "event_date",
-    ]
-    assert (latest.partitioning, latest.table.partition_field) == ("DAY", "event_date")
+    owned = {t.table: t for t in catalog.get_owned_tables(spec)}
+    for pipeline in spec.pipelines.values():
+        job = pipeline.jobs["dedup"]
+        assert isinstance(job, DedupJob)
+        expected = get_semantic_table(job.topic, spec.topics[job.topic], job)
+        assert owned[job.destination.table] == expected
+        assert expected.dataset == "semantic"
 
 
 @pytest.mark.parametrize(
