@@ -8,14 +8,24 @@ an insecure channel to the engine; in GCP it uses the default secure gRPC transp
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dayflow.errors import DayflowError, UserError
 
 # Workflows rejects larger execution arguments.
 MAX_ARGUMENT_BYTES = 32 * 1024
+# The workflows in workflows/, deployed under their file names.
+RUN_PARTITION_WORKFLOW = "run_partition"
+BACKFILL_WORKFLOW = "backfill"
+
+
+def new_backfill_id(pipeline: str) -> str:
+    """A unique, readable backfill id: `bf-<pipeline>-<UTC time>-<random>`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"bf-{pipeline}-{stamp}-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

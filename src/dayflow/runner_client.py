@@ -50,6 +50,16 @@ class JobRunnerClient:
         params = {"start": start, "end": end}
         return self._call("GET", f"/pipelines/{pipeline}/checksums", params=params)
 
+    def create_backfill(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/backfills", json=body)
+
+    def get_backfill(self, backfill_id: str) -> dict[str, Any] | None:
+        """Ledger progress of a backfill, or None before its first run is recorded."""
+        try:
+            return self._call("GET", f"/backfills/{backfill_id}")
+        except NotFoundError:
+            return None
+
     def get_stats(self, reset: bool = False) -> dict[str, Any]:
         return self._call("GET", "/stats", params={"reset": str(reset).lower()})
 

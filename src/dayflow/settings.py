@@ -18,6 +18,10 @@ class DayflowSettings(BaseSettings):
     state_dir: Path = Path(".dayflow")
     # The job-runner's URL; locally it is read from the running stack.
     job_runner_url: str | None = None
+    # Workflows: location defaults to the environment's region; the endpoint (gRPC host:port)
+    # is the local engine's, read from the running stack, or GCP's when unset in dev/prod.
+    workflows_location: str | None = None
+    workflows_endpoint: str | None = None
 
 
 @lru_cache

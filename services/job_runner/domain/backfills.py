@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from dayflow.errors import UserError
-from dayflow.executions import ExecutionInfo, Executions
+from dayflow.executions import (
+    BACKFILL_WORKFLOW,
+    RUN_PARTITION_WORKFLOW,
+    ExecutionInfo,
+    Executions,
+    new_backfill_id,
+)
 from dayflow.partitions import PartitionKeyRange, parse_timestamp
 from dayflow.planning import Only, PartitionPlan, plan_partitions
 from dayflow.spec import BigQuerySqlJob, Pipeline
 from dayflow.warehouse import classify_error
 from job_runner.domain.runner import JobRunner, Partition
 
-RUN_PARTITION_WORKFLOW = "run_partition"
-BACKFILL_WORKFLOW = "backfill"
 # Billed Workflows steps, measured by bench/backfill.py on workflows/backfill.workflows.yaml.
 STEPS_PER_PARTITION_JOB = 6
 STEPS_PER_PARTITION = 4
@@ -105,11 +108,6 @@ def _dry_run_bytes(runner: JobRunner, pipeline: Pipeline, plans: list[PartitionP
         except Exception:
             return None  # e.g. a job reading a table an earlier job creates: no estimate
     return total * len(plans)
-
-
-def new_backfill_id(pipeline: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    return f"bf-{pipeline}-{stamp}-{secrets.token_hex(3)}"
 
 
 def start_backfill(

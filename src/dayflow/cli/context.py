@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from dayflow.errors import UserError
+from dayflow.executions import WorkflowsExecutions
 from dayflow.runner_client import JobRunnerClient
 from dayflow.settings import get_settings
 from dayflow.spec import Spec, load_spec
@@ -48,3 +49,18 @@ def get_job_runner(env: EnvName | None = None) -> JobRunnerClient:
     from dayflow.local.stack import get_stack
 
     return JobRunnerClient(get_stack(settings.state_dir)["job_runner_url"])
+
+
+def get_executions(spec: Spec, env: EnvName | None = None) -> WorkflowsExecutions:
+    """The Workflows Executions API of the environment: the local engine's, or GCP's."""
+    settings = get_settings()
+    env = get_env(env)
+    environment = spec.get_environment(env)
+    location = settings.workflows_location or environment.region
+    endpoint = settings.workflows_endpoint
+    if env == "local" and endpoint is None:
+        from dayflow.local.stack import get_stack
+
+        stack = get_stack(settings.state_dir)
+        endpoint, location = stack["workflows_grpc"], stack["workflows_location"]
+    return WorkflowsExecutions(environment.gcp_project, location, endpoint)

@@ -1,7 +1,9 @@
 """`dayflow local up|down`: the local stand-ins for GCP, on 127.0.0.1 only.
 
 - the BigQuery emulator (local-bigquery), data under `<state_dir>/bigquery`;
-- the job-runner (uvicorn), pointed at the emulator.
+- the job-runner (uvicorn), pointed at the emulator and the Workflows engine;
+- dayflow's Workflows engine, serving the Executions API (REST and gRPC) and running the YAML in
+  `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it.
 
 Their URLs are recorded in `<state_dir>/stack.json`, which the CLI reads.
 """
@@ -21,7 +23,8 @@ from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
 LOCAL_PROJECT = "local"
-PROCESSES = ("job_runner", "bigquery")
+PROCESSES = ("workflows", "job_runner", "bigquery")
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _bin(name: str) -> str:
@@ -47,7 +50,9 @@ def start_bigquery(state_dir: Path) -> str:
     return proc.url
 
 
-def start_job_runner(spec: Spec, spec_path: Path, state_dir: Path, bigquery_endpoint: str) -> str:
+def start_job_runner(
+    spec_path: Path, state_dir: Path, bigquery_endpoint: str, workflows_grpc: str, location: str
+) -> str:
     port = _port(8080)
     proc = start_process(
         "job_runner",
@@ -59,7 +64,24 @@ def start_job_runner(spec: Spec, spec_path: Path, state_dir: Path, bigquery_endp
             "JOB_RUNNER_ENV": "local",
             "JOB_RUNNER_SPEC_PATH": str(spec_path.resolve()),
             "JOB_RUNNER_BIGQUERY_ENDPOINT": bigquery_endpoint,
+            "JOB_RUNNER_WORKFLOWS_ENDPOINT": workflows_grpc,
+            "JOB_RUNNER_WORKFLOWS_LOCATION": location,
         },
+    )  # fmt: skip
+    return proc.url
+
+
+def start_workflows(state_dir: Path, job_runner_url: str, grpc_port: int, location: str) -> str:
+    """Start the Workflows engine on workflows/*.workflows.yaml; return its REST URL."""
+    port = _port(8090)
+    proc = start_process(
+        "workflows",
+        [sys.executable, "-m", "dayflow.workflows_engine.server", "--host", "127.0.0.1",
+         "--port", str(port), "--grpc-port", str(grpc_port),
+         "--workflows-dir", str(ROOT / "workflows"), "--env", f"JOB_RUNNER_URL={job_runner_url}",
+         "--project", LOCAL_PROJECT, "--location", location],
+        port=port,
+        state_dir=state_dir,
     )  # fmt: skip
     return proc.url
 
@@ -78,10 +100,17 @@ def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
 def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
     """Start the local stack (stopping a previous one first); return its URLs."""
     down(state_dir)
+    location = spec.get_environment("local").region
+    workflows_grpc = f"127.0.0.1:{get_free_port()}"
     try:
         bigquery_endpoint = start_bigquery(state_dir)
         create_warehouse(spec, bigquery_endpoint)
-        job_runner_url = start_job_runner(spec, spec_path, state_dir, bigquery_endpoint)
+        job_runner_url = start_job_runner(
+            spec_path, state_dir, bigquery_endpoint, workflows_grpc, location
+        )
+        workflows_url = start_workflows(
+            state_dir, job_runner_url, int(workflows_grpc.rsplit(":", 1)[1]), location
+        )
     except Exception:
         down(state_dir)
         raise
@@ -89,6 +118,9 @@ def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
         "spec": str(spec_path.resolve()),
         "bigquery_endpoint": bigquery_endpoint,
         "job_runner_url": job_runner_url,
+        "workflows_url": workflows_url,
+        "workflows_grpc": workflows_grpc,
+        "workflows_location": location,
     }
     (state_dir / "stack.json").write_text(json.dumps(stack, indent=2))
     return stack

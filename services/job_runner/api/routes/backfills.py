@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from dayflow.errors import NotFoundError
+from dayflow.executions import new_backfill_id
 from job_runner.api.deps import ExecutionsDep, RunnerDep
 from job_runner.domain import backfills
 from job_runner.models import (
@@ -45,7 +46,7 @@ def create_backfill(
     estimate = backfills.estimate(runner, pipeline, plans)
     backfill_id = execution = None
     if not body.dry_run and plans:
-        backfill_id = backfills.new_backfill_id(body.pipeline)
+        backfill_id = new_backfill_id(body.pipeline)
         execution = backfills.start_backfill(executions, request, backfill_id).name
     return BackfillPublic(
         backfill_id=backfill_id,
