@@ -18,7 +18,8 @@ AGENT = "serviceAccount:service-123456789012@gcp-sa-dataform.iam.gserviceaccount
 
 @pytest.fixture(scope="module")
 def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_spec(tmp_path_factory.mktemp("fifty"), NUM_PIPELINES)
+    path: Path = write_spec(tmp_path_factory.mktemp("fifty"), NUM_PIPELINES)
+    return path
 
 
 @pytest.fixture(scope="module")
