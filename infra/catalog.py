@@ -55,11 +55,19 @@ def has_job_kind(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> bool:
 
 
 def get_managed_dataform(spec: Spec) -> tuple[ManagedDataform, ...]:
-    """Managed Dataform repositories of the spec, one per name (the first job's branch wins)."""
+    """Managed Dataform repositories this stack creates, one per id (the first job's branch wins).
+
+    A repository given by full name (`projects/P/locations/L/repositories/R`) lives elsewhere
+    and is left alone: its owner grants the job-runner `roles/dataform.editor` on it.
+    """
     repos: dict[str, ManagedDataform] = {}
     for pipeline in spec.pipelines.values():
         for job in pipeline.jobs.values():
-            if isinstance(job, DataformJob) and job.managed is not None:
+            if (
+                isinstance(job, DataformJob)
+                and job.managed is not None
+                and not job.managed.repository.startswith("projects/")
+            ):
                 repos.setdefault(job.managed.repository, job.managed)
     return tuple(repos.values())
 

@@ -107,3 +107,13 @@ def test_source_archive_hash_changes_with_content_only(tmp_path: Path) -> None:
 def test_source_archive_needs_a_main_module(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=re.escape("no main.py")):
         build_source_archive(tmp_path)
+
+
+def test_dataform_repositories_given_by_full_name_are_not_created(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, 16, num_topics=1)
+    text = path.read_text().replace(
+        "repository: repo_1", "repository: projects/other/locations/eu/repositories/shared", 1
+    )
+    path.write_text(text)
+    repos = [r.repository for r in catalog.get_managed_dataform(load_spec(path))]
+    assert repos == ["repo_1"]  # pipeline 5 now names the shared one; pipeline 15 still repo_1
