@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,14 +41,17 @@ class PublishTarget:
     project: str
     pubsub_host: str | None = None
     function_url: str | None = None
+    # The local BigQuery emulator's URL; None means BigQuery in GCP.
+    bigquery_endpoint: str | None = None
     notice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
-    """Message ids of the published events, in input order."""
+    """Message ids of the published events, in input order, and when publishing started."""
 
     message_ids: list[str]
+    started_at: datetime
 
     @property
     def published(self) -> int:
@@ -73,7 +76,7 @@ def get_publish_target(spec: Spec, env: str, state_dir: Path) -> PublishTarget:
     state = get_ingest_state(state_dir)
     if state is None:
         raise UserError(
-            f"the local event path is not running (no {state_dir}/ingest.json): "
+            f"the local ingest path is not running (no {state_dir}/ingest.json): "
             "run `dayflow local up` first"
         )
     return PublishTarget(
@@ -81,6 +84,7 @@ def get_publish_target(spec: Spec, env: str, state_dir: Path) -> PublishTarget:
         state.project,
         pubsub_host=state.pubsub_host,
         function_url=state.function_url,
+        bigquery_endpoint=state.bigquery_endpoint,
         notice=state.notice,
     )
 
@@ -130,6 +134,7 @@ def publish_events(
     if rate is not None and rate <= 0:
         raise UserError(f"rate {rate!r} is not positive (expected events per second)")
     futures: list[Future[str]] = []
+    started_at = datetime.now(UTC)
     start = time.monotonic()
     for i, data in enumerate(events):
         if rate is not None:
@@ -152,7 +157,76 @@ def publish_events(
             f"{len(errors)} of {len(events)} events to topic {topic!r} were not published; "
             f"first error: {errors[0]}"
         )
-    return PublishResult(message_ids)
+    return PublishResult(message_ids, started_at)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCounts:
+    """How many published messages are in the ingest table, and in the dead-letter table."""
+
+    ingested: int
+    dead_lettered: int
+
+
+def wait_until_stored(
+    spec: Spec,
+    env: str,
+    topic: str,
+    result: PublishResult,
+    target: PublishTarget,
+    *,
+    timeout: float = 300.0,
+) -> StoredCounts:
+    """Wait until each published message is in the topic's ingest table or the dead-letter table.
+
+    Raises:
+        PublishError: some are in neither after `timeout` seconds.
+    """
+    from google.cloud import bigquery
+
+    from dayflow.tables import DEAD_LETTER, get_ingest_table
+    from dayflow.warehouse import TableRef, make_bigquery_client
+
+    environment = spec.get_environment(env)
+    ingest = get_ingest_table(topic, environment.get_dataset_id(spec.topics[topic].ingest_dataset))
+    ingest_ref = TableRef(target.project, ingest.dataset, ingest.table)
+    dead_ref = TableRef(
+        target.project, environment.get_dataset_id(DEAD_LETTER.dataset), DEAD_LETTER.table
+    )
+    sql = f"""
+SELECT
+  (SELECT COUNT(DISTINCT message_id) FROM {ingest_ref.sql}
+   WHERE ingested_at >= @since AND message_id IN UNNEST(@ids)) AS ingested,
+  (SELECT COUNT(DISTINCT message_id) FROM {dead_ref.sql}
+   WHERE received_at >= @since AND message_id IN UNNEST(@ids)) AS dead_lettered
+"""
+    wanted = set(result.message_ids)
+    config = bigquery.QueryJobConfig(
+        query_parameters=[
+            # Clocks of publisher and function may differ a little: look a minute further back.
+            bigquery.ScalarQueryParameter(
+                "since", "TIMESTAMP", result.started_at - timedelta(minutes=1)
+            ),
+            bigquery.ArrayQueryParameter("ids", "STRING", sorted(wanted)),
+        ]
+    )
+    client = make_bigquery_client(target.project, target.bigquery_endpoint)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            [row] = list(client.query_and_wait(sql, job_config=config))
+            counts = StoredCounts(int(row["ingested"]), int(row["dead_lettered"]))
+            missing = len(wanted) - counts.ingested - counts.dead_lettered
+            if missing <= 0:
+                return counts
+            if time.monotonic() > deadline:
+                raise PublishError(
+                    f"after {timeout:g} s, {missing} of {len(wanted)} events to topic {topic!r} "
+                    "are in neither the ingest nor the dead-letter table"
+                )
+            time.sleep(0.5)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
 
 
 class PubsubPublisher:

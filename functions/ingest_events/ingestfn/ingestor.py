@@ -99,7 +99,7 @@ class Ingestor:
             raise Rejection(
                 UNKNOWN_TOPIC,
                 f"topic {message.topic!r} is not in the spec "
-                f"(expected one of: {', '.join(self._config.topics) or 'none'})",
+                f"(expected one of: {', '.join(sorted(self._config.topics)) or 'none'})",
             )
         text = decode_payload(message.data, topic.max_payload_bytes)
         payload = parse_json(text)
