@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DayflowError(Exception):
     """Base of every error dayflow raises on purpose."""
@@ -26,10 +28,19 @@ class NotFoundError(UserError):
 class WarehouseError(DayflowError):
     """A BigQuery job failed. `transient` errors (5xx, 429, aborted transactions) may be retried."""
 
-    def __init__(self, message: str, *, transient: bool, job_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        job_id: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.transient = transient
         self.job_id = job_id
+        # Per-node results of a failed dbt or Dataform run, for the ledger.
+        self.details = details
 
 
 class JobNotRunnableError(UserError):

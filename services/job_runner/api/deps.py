@@ -25,7 +25,14 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
     client = make_bigquery_client(project, settings.bigquery_endpoint, settings.bigquery_location)
     ledger = RunLedger(client, get_ledger_ref(project, environment.dataset_prefix))
     faults = Faults(settings.faults_file) if settings.faults_file else None
-    return JobRunner(spec, settings.env, client, ledger, faults=faults)
+    return JobRunner(
+        spec,
+        settings.env,
+        client,
+        ledger,
+        faults=faults,
+        bigquery_endpoint=settings.bigquery_endpoint,
+    )
 
 
 def get_runner(request: Request) -> JobRunner:

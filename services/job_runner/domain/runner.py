@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 from dayflow.errors import JobNotRunnableError, NotFoundError, UserError, WarehouseError
 from dayflow.ledger import RunLedger, RunRecord
 from dayflow.partitions import PartitionScheme
-from dayflow.spec import BigQuerySqlJob, Job, Pipeline, Spec
+from dayflow.spec import (
+    BigQuerySqlJob,
+    DataformJob,
+    DbtJob,
+    DedupJob,
+    Job,
+    Pipeline,
+    ReplacePartition,
+    Spec,
+)
 from dayflow.warehouse import TableRef, validate_identifier
 from job_runner.domain.faults import Faults
 from job_runner.domain.writes import PartitionWriter, WriteStats
@@ -129,6 +138,7 @@ class JobRunner:
         ledger: RunLedger,
         clock: Callable[[], float] = time.monotonic,
         faults: Faults | None = None,
+        bigquery_endpoint: str | None = None,
     ) -> None:
         self.spec = spec
         self.environment = spec.get_environment(env)
@@ -139,6 +149,8 @@ class JobRunner:
         self.in_flight = InFlight()
         self._clock = clock
         self.faults = faults
+        # dbt and Dataform open their own BigQuery connections: locally, to the emulator.
+        self.bigquery_endpoint = bigquery_endpoint
 
     def get_pipeline(self, pipeline_name: str) -> Pipeline:
         try:
@@ -201,6 +213,7 @@ class JobRunner:
                     error_kind="transient" if err.transient else "permanent",
                     duration_seconds=self._clock() - started,
                     bigquery_job_id=err.job_id,
+                    details=err.details,
                 )
                 raise
             except UserError as err:
@@ -213,6 +226,7 @@ class JobRunner:
                 bytes_processed=stats.bytes_processed,
                 duration_seconds=duration,
                 bigquery_job_id=stats.bigquery_job_id,
+                details=stats.details,
             )
         return RunOutcome(
             pipeline=request.pipeline,
@@ -231,13 +245,59 @@ class JobRunner:
     ) -> WriteStats:
         if isinstance(job, BigQuerySqlJob):
             sql = self.render_sql((self.spec.root / job.sql).read_text())
-            dest = self.get_destination(job)
             return self.writer.write(
-                dest, job.destination, job.write, sql, partition.get_query_parameters(), job_id_base
-            )
+                self.get_destination(job), job.destination, job.write, sql,
+                partition.get_query_parameters(), job_id_base,
+            )  # fmt: skip
+        if isinstance(job, DedupJob):
+            from dayflow.semantic import build_dedup_sql
+
+            topic = self.spec.topics[job.topic]
+            ingest = f"{self.project}.{self.environment.get_dataset_id(topic.ingest_dataset)}"
+            sql = build_dedup_sql(job.topic, topic, job, ingest)
+            return self.writer.write(
+                self.get_destination(job), job.destination, ReplacePartition(), sql,
+                partition.get_query_parameters(), job_id_base,
+            )  # fmt: skip
+        if isinstance(job, DbtJob | DataformJob):
+            return self._run_transform(job, partition)
         raise JobNotRunnableError(
             f"job {job_name!r} has kind {job.kind!r}, which is not yet runnable "
-            "(expected bigquery_sql)"
+            "(expected bigquery_sql, dedup, dbt or dataform)"
+        )
+
+    def _run_transform(self, job: DbtJob | DataformJob, partition: Partition) -> WriteStats:
+        from dayflow.transforms.partition_vars import PartitionVars
+
+        start, end = partition.scheme.get_partition_bounds(partition.key)
+        kwargs = {
+            "spec_root": self.spec.root,
+            "partition": PartitionVars(partition.key, start, end),
+            "project": self.project,
+            "dataset_prefix": self.environment.dataset_prefix,
+            "bigquery_endpoint": self.bigquery_endpoint,
+            "timeout": float(job.timeout_seconds),
+            "location": self.environment.region,
+        }
+        if isinstance(job, DbtJob):
+            from dayflow.transforms.dbt import run_dbt
+
+            result = run_dbt(job, **kwargs)  # type: ignore[arg-type]
+        else:
+            from dayflow.transforms.dataform import run_dataform
+
+            result = run_dataform(job, **kwargs)  # type: ignore[arg-type]
+        details = [node.model_dump(mode="json") for node in result.nodes]
+        if not result.success:
+            raise WarehouseError(
+                result.error or f"{result.tool} run failed", transient=result.transient,
+                details=details,
+            )  # fmt: skip
+        return WriteStats(
+            rows_written=result.rows_written or 0,
+            bytes_processed=0,
+            bigquery_job_id=None,
+            details=details,
         )
 
     def render_sql(self, sql: str) -> str:
@@ -248,6 +308,6 @@ class JobRunner:
 
         return _DATASET_PLACEHOLDER.sub(dataset_id, sql)
 
-    def get_destination(self, job: BigQuerySqlJob) -> TableRef:
+    def get_destination(self, job: BigQuerySqlJob | DedupJob) -> TableRef:
         dataset = self.environment.get_dataset_id(job.destination.dataset)
         return TableRef(self.project, dataset, job.destination.table)

@@ -33,7 +33,9 @@ MAX_ABORT_RETRIES = 8
 class WriteStats:
     rows_written: int
     bytes_processed: int
-    bigquery_job_id: str
+    bigquery_job_id: str | None
+    # Per-node results of dbt and Dataform runs, for the ledger.
+    details: list[dict[str, Any]] | None = None
 
 
 class PartitionWriter:
