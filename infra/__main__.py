@@ -99,9 +99,17 @@ job_runner = JobRunnerService(
         min_instances=cfg.min_instances,
         max_instances=cfg.max_instances,
         invokers={
-            w: identities.get(w).member
-            for w in [sa.SCHEDULER, *map(sa.workflow_workload, workflow_files)]
+            **{
+                w: identities.get(w).member
+                for w in [sa.SCHEDULER, *map(sa.workflow_workload, workflow_files)]
+            },
+            **{f"operator-{i}": member for i, member in enumerate(cfg.operators)},
         },
+        ingress=(
+            "INGRESS_TRAFFIC_ALL"
+            if cfg.job_runner_ingress == "all"
+            else "INGRESS_TRAFFIC_INTERNAL_ONLY"
+        ),
         labels=cfg.labels,
         deletion_protection=cfg.deletion_protection,
     ),
@@ -131,6 +139,7 @@ orchestration = Orchestration(
         schedule_paused=cfg.schedule_paused,
         labels=cfg.labels,
         deletion_protection=cfg.deletion_protection,
+        operators=cfg.operators,
     ),
 )
 

@@ -65,6 +65,12 @@ class StackConfig:
     dataform_git_remotes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     dataform_git_token: pulumi.Output[str] | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # People or groups who may call the job-runner (manual backfills, the CLI's --env) and start
+    # Workflows executions, e.g. "group:data-eng@acme.com".
+    operators: tuple[str, ...] = ()
+    # "internal": only same-project Scheduler, Workflows and VPC traffic reach the job-runner;
+    # "all": also operators' requests from the internet, still IAM-checked with OIDC.
+    job_runner_ingress: str = "internal"
 
     @property
     def env(self) -> Environment:
@@ -180,7 +186,34 @@ def load_stack_config(
         dataform_git_remotes=MappingProxyType(git_remotes),
         dataform_git_token=git_token,
         labels=MappingProxyType(_get_labels(env.labels, spec.name, environment)),
+        operators=_get_operators(config),
+        job_runner_ingress=_get_ingress(config),
     )
+
+
+_MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s]+$")
+
+
+def _get_operators(config: pulumi.Config) -> tuple[str, ...]:
+    members = config.get_object("operators") or []
+    if not isinstance(members, list):
+        raise StackConfigError("config operators: expected a list of IAM members")
+    for member in members:
+        if not isinstance(member, str) or not _MEMBER.match(member):
+            raise StackConfigError(
+                f"config operators: {member!r} is not an IAM member of a person or group "
+                "(expected e.g. group:data-eng@acme.com; never allUsers or allAuthenticatedUsers)"
+            )
+    return tuple(members)
+
+
+def _get_ingress(config: pulumi.Config) -> str:
+    ingress = config.get("jobRunnerIngress") or "internal"
+    if ingress not in ("internal", "all"):
+        raise StackConfigError(
+            f"config jobRunnerIngress: {ingress!r} is not supported (expected internal or all)"
+        )
+    return ingress
 
 
 def _get_image_path(root: Path, spec_path: Path) -> str:

@@ -33,6 +33,8 @@ class JobRunnerArgs:
     cpu: str = "1"
     memory: str = "2Gi"
     max_concurrent_requests: int = 20
+    # INGRESS_TRAFFIC_INTERNAL_ONLY, or INGRESS_TRAFFIC_ALL for operators (still IAM-checked).
+    ingress: str = "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
 
 class JobRunnerService(pulumi.ComponentResource):
@@ -62,7 +64,7 @@ class JobRunnerService(pulumi.ComponentResource):
             location=args.region,
             name=get_service_name("dayflow", "job-runner"),
             description="dayflow job-runner: runs partitions, plans and backfills",
-            ingress="INGRESS_TRAFFIC_INTERNAL_ONLY",
+            ingress=args.ingress,
             invoker_iam_disabled=False,
             deletion_protection=args.deletion_protection,
             labels=dict(args.labels),

@@ -53,6 +53,8 @@ class OrchestrationArgs:
     schedule_paused: bool
     labels: Mapping[str, str]
     deletion_protection: bool
+    # IAM members who may start executions (manual backfills from the CLI).
+    operators: tuple[str, ...] = ()
 
 
 class Orchestration(pulumi.ComponentResource):
@@ -119,6 +121,15 @@ class Orchestration(pulumi.ComponentResource):
             member=args.job_runner_member,
             opts=child,
         )
+
+        for i, member in enumerate(args.operators):
+            projects.IAMMember(
+                f"workflows-invoker-operator-{i}",
+                project=args.project,
+                role="roles/workflows.invoker",
+                member=member,
+                opts=child,
+            )
 
         self.schedules: dict[str, cloudscheduler.Job] = {}
         base = pulumi.Output.from_input(args.job_runner_uri)

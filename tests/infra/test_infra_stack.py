@@ -171,21 +171,28 @@ def test_job_runner_runs_as_its_own_account_with_its_settings(dev: Deployment) -
         "JOB_RUNNER_BIGQUERY_LOCATION": "europe-north1",
         "JOB_RUNNER_SPEC_PATH": "/app/dayflow.yaml",
     }
-    assert service.state["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
+    # Pulumi.dev.yaml opens ingress to the configured operators (still IAM and OIDC checked).
+    assert service.state["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert service.state["invokerIamDisabled"] is False
 
 
-def test_only_the_scheduler_and_workflow_accounts_may_invoke_the_job_runner(
+def test_only_the_scheduler_workflow_accounts_and_operators_may_invoke_the_job_runner(
     dev: Deployment,
 ) -> None:
     grants = [
         g.state for g in dev.of_type(T.SERVICE_IAM) if g.state["name"] == "dayflow-job-runner"
     ]
     assert {g["role"] for g in grants} == {"roles/run.invoker"}
-    expected = {member(dev, "scheduler")} | {
+    expected = {member(dev, "scheduler"), "group:data-eng@acme.com"} | {
         member(dev, f"wf-{w.replace('_', '-')}") for w in workflow_names(dev)
     }
     assert {g["member"] for g in grants} == expected
+
+
+def test_prod_job_runner_is_internal_only_with_no_operators(prod: Deployment) -> None:
+    service = prod.one(T.SERVICE, "service")
+    assert not [g for g in prod.of_type(T.SERVICE_IAM) if g.state["member"].startswith("group:")]
+    assert service.state["ingress"] == "INGRESS_TRAFFIC_INTERNAL_ONLY"
 
 
 def test_job_runner_may_start_workflow_executions(dev: Deployment) -> None:
