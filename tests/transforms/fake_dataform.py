@@ -32,11 +32,14 @@ class ScriptedAction:
 
 @dataclass
 class FakeDataform:
-    """Compiles to `actions`; an invocation ends after `polls_until_done` polls (never if None)."""
+    """Compiles to `actions`; an invocation ends after `polls_until_done` polls (never if None).
+
+    With 0, a new invocation has already ended, as a fast one does by the time it is read back.
+    """
 
     actions: list[ScriptedAction]
     compilation_errors: list[tuple[str, str]] = field(default_factory=list)
-    polls_until_done: int | None = 2
+    polls_until_done: int | None = 0
     project: str = "acme-shop-prod"
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     compilations: list[types.CompilationResult] = field(default_factory=list)
@@ -75,8 +78,8 @@ class FakeDataform:
         self.calls.append(("create_workflow_invocation", {"parent": parent}))
         invocation = types.WorkflowInvocation(workflow_invocation)
         invocation.name = f"{parent}/workflowInvocations/w{len(self.invocations) + 1}"
-        invocation.state = types.WorkflowInvocation.State.RUNNING
         self.invocations.append(invocation)
+        invocation.state = self._state()
         return invocation
 
     def get_workflow_invocation(self, *, name: str, timeout: float) -> types.WorkflowInvocation:

@@ -71,7 +71,6 @@ def test_managed_run_compiles_with_the_partition_vars_and_invokes_the_tags() -> 
     invocation = fake.invocations[0]
     assert invocation.compilation_result == compilation.name
     assert list(invocation.invocation_config.included_tags) == ["daily_sales"]
-    assert fake.polls == 2
     assert [(n.name, n.kind, n.status, n.seconds) for n in result.nodes] == [
         ("semantic_orders_status_is_known", "assertion", "succeeded", 1.5),
         ("daily_sales_dataform", "model", "succeeded", 1.5),
@@ -101,11 +100,11 @@ def test_managed_failing_assertion_fails_the_run_naming_it() -> None:
     )
 
 
-def test_managed_invocation_is_cancelled_when_the_timeout_fires() -> None:
-    fake = FakeDataform(ACTIONS, polls_until_done=None)
-    now = [0.0]
+def run_with_fake_clock(fake: FakeDataform, timeout: float) -> tuple[TransformResult, list[float]]:
+    now, sleeps = [0.0], []
 
     def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
         now[0] += seconds
 
     result = run_managed_dataform(
@@ -113,16 +112,33 @@ def test_managed_invocation_is_cancelled_when_the_timeout_fires() -> None:
         run_vars={"partition_key": "2024-01-05"},
         project="acme-shop-prod",
         location="europe-north1",
-        timeout=60,
+        timeout=timeout,
         client=fake,
         sleep=sleep,
         clock=lambda: now[0],
     )
+    return result, sleeps
+
+
+def test_managed_invocation_is_polled_with_backoff_until_it_ends() -> None:
+    fake = FakeDataform(ACTIONS, polls_until_done=3)
+
+    result, sleeps = run_with_fake_clock(fake, timeout=600)
+
+    assert result.success, result.error
+    assert sleeps == [1, 2, 4]
+    assert fake.polls == 3
+
+
+def test_managed_invocation_is_cancelled_when_the_timeout_fires() -> None:
+    fake = FakeDataform(ACTIONS, polls_until_done=None)
+
+    result, sleeps = run_with_fake_clock(fake, timeout=60)
 
     assert ("cancel_workflow_invocation", {"name": fake.invocations[0].name}) in fake.calls
     assert not result.success
     assert result.transient
-    assert now[0] == 60
+    assert sum(sleeps) == 60
     assert "cancelled after 60 s" in (result.error or "")
     assert {n.status for n in result.nodes} == {"cancelled"}
 

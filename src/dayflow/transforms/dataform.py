@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     from dayflow.spec import DataformJob
     from dayflow.transforms.dataform_managed import DataformApi
 
-# Seconds a CLI subprocess may outlive its own deadline before its process group is killed.
-_KILL_GRACE = 15.0
+# Seconds a CLI subprocess may outlive its deadline (to cancel its BigQuery jobs) before its
+# process group is killed: a tenth of the job's timeout, between 2 and 15.
+_KILL_GRACE_MIN, _KILL_GRACE_MAX = 2.0, 15.0
 _DEFAULT_LOCATION = "US"
 
 
@@ -187,7 +188,7 @@ def _run_cli(
             argv += ["--tags", tag]
         for action in job.actions:
             argv += ["--actions", action]
-        code, log, _, timed_out = _run(argv, env, remaining + _KILL_GRACE)
+        code, log, _, timed_out = _run(argv, env, remaining + _kill_grace(timeout))
     nodes = _nodes(selected, parse_run_log(log))
     if timed_out or (code != 0 and not any(n.status == "failed" for n in nodes)):
         message = (
@@ -210,6 +211,10 @@ def _run_cli(
         transient=bool(failed)
         and (timed_out or all(not n.is_check and looks_transient(n.message or "") for n in failed)),
     )
+
+
+def _kill_grace(timeout: float) -> float:
+    return min(_KILL_GRACE_MAX, max(_KILL_GRACE_MIN, timeout / 10))
 
 
 def _run_error(log: str) -> str:
@@ -248,7 +253,7 @@ def _compile(
         f"--timeout={int(remaining)}s",
     ]
     code, output, errors_text, timed_out = _run(
-        argv, env, remaining + _KILL_GRACE, merge_stderr=False
+        argv, env, remaining + _kill_grace(remaining), merge_stderr=False
     )
     if timed_out:
         raise TransformError(
