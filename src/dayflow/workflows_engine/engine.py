@@ -284,6 +284,7 @@ class WorkflowEngine:
             execution.error = {"message": f"local engine failure: {err!r}", "tags": ["SystemError"]}
             state = ExecutionState.FAILED
         execution.steps = interpreter.steps
+        execution.max_variable_bytes = interpreter.memory.peak
         execution.current_step = interpreter.current
         execution.end_time = self.clock.now()
         execution.state = state

@@ -40,6 +40,8 @@ class Execution:
         error: the error payload (a Workflows value, usually a map), once FAILED.
         error_context: where the error happened (`in step "x", routine "main"`).
         steps: billed steps executed so far (see interpreter module docstring).
+        max_variable_bytes: peak JSON size of its live variables (the quantity the 512 KB
+            memory limit bounds), set when the execution ends.
         current_step: (routine, step) of the step running last.
     """
 
@@ -55,6 +57,7 @@ class Execution:
     error_context: str = ""
     end_time: datetime | None = None
     steps: int = 0
+    max_variable_bytes: int = 0
     current_step: tuple[str, str] = ("main", "")
     logs: list[tuple[str, Any]] = field(default_factory=list)
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
