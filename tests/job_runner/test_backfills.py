@@ -53,12 +53,17 @@ def http(tmp_path: Path, bigquery_endpoint: str, engine: WorkflowEngine) -> Iter
         workflows_location="europe-north1",
         workflows_endpoint=f"127.0.0.1:{port}",
     )
-    with Server(create_app(settings)) as runner, httpx.Client(base_url=runner.url, timeout=60) as client:
+    with (
+        Server(create_app(settings)) as runner,
+        httpx.Client(base_url=runner.url, timeout=60) as client,
+    ):
         yield client
     server.stop(None)
 
 
-def test_duplicate_schedule_time_starts_one_execution(http: httpx.Client, engine: WorkflowEngine) -> None:
+def test_duplicate_schedule_time_starts_one_execution(
+    http: httpx.Client, engine: WorkflowEngine
+) -> None:
     headers = {"X-CloudScheduler-ScheduleTime": "2024-01-02T01:00:00Z"}  # 02:00 in Stockholm
     first = http.post("/triggers/shop_daily", headers=headers)
     second = http.post("/triggers/shop_daily", headers=headers)
@@ -71,14 +76,22 @@ def test_duplicate_schedule_time_starts_one_execution(http: httpx.Client, engine
     assert executions[0].result_value == {"pipeline": "shop_daily", "partition_key": "2024-01-01"}
 
 
-def test_catch_up_backfills_missing_partitions_in_the_window(http: httpx.Client, engine: WorkflowEngine) -> None:
-    response = http.post("/triggers/shop_daily", headers={"X-CloudScheduler-ScheduleTime": "2024-01-10T01:00:00Z"})
+def test_catch_up_backfills_missing_partitions_in_the_window(
+    http: httpx.Client, engine: WorkflowEngine
+) -> None:
+    response = http.post(
+        "/triggers/shop_daily", headers={"X-CloudScheduler-ScheduleTime": "2024-01-10T01:00:00Z"}
+    )
     assert response.json()["partition_key"] == "2024-01-09"
     assert response.json()["catch_up_execution"]
     (backfill,) = engine.list_executions("backfill")
     backfill.wait(10)
     assert backfill.result_value is not None
-    assert {k: backfill.result_value[k] for k in ("start", "end", "only")} == {"start": "2024-01-02", "end": "2024-01-08", "only": "missing"}
+    assert {k: backfill.result_value[k] for k in ("start", "end", "only")} == {
+        "start": "2024-01-02",
+        "end": "2024-01-08",
+        "only": "missing",
+    }
 
 
 def test_trigger_without_schedule_time_is_a_clear_422(http: httpx.Client) -> None:
@@ -87,8 +100,18 @@ def test_trigger_without_schedule_time_is_a_clear_422(http: httpx.Client) -> Non
     assert response.json()["detail"].startswith("header X-CloudScheduler-ScheduleTime is missing")
 
 
-def test_dry_run_backfill_returns_the_plan_and_its_cost_without_starting(http: httpx.Client, engine: WorkflowEngine) -> None:
-    response = http.post("/backfills", json={"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-07", "dry_run": True})
+def test_dry_run_backfill_returns_the_plan_and_its_cost_without_starting(
+    http: httpx.Client, engine: WorkflowEngine
+) -> None:
+    response = http.post(
+        "/backfills",
+        json={
+            "pipeline": "shop_daily",
+            "start": "2024-01-01",
+            "end": "2024-01-07",
+            "dry_run": True,
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["num_partitions"], body["num_partition_jobs"]) == (7, 21)
@@ -96,25 +119,64 @@ def test_dry_run_backfill_returns_the_plan_and_its_cost_without_starting(http: h
     assert engine.list_executions("backfill") == []
 
 
-def test_backfill_starts_an_execution_with_its_arguments(http: httpx.Client, engine: WorkflowEngine) -> None:
-    response = http.post("/backfills", json={"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-03", "order": "desc", "concurrency": 2})
+def test_backfill_starts_an_execution_with_its_arguments(
+    http: httpx.Client, engine: WorkflowEngine
+) -> None:
+    response = http.post(
+        "/backfills",
+        json={
+            "pipeline": "shop_daily",
+            "start": "2024-01-01",
+            "end": "2024-01-03",
+            "order": "desc",
+            "concurrency": 2,
+        },
+    )
     body = response.json()
     assert body["backfill_id"].startswith("bf-shop_daily-")
     (execution,) = engine.list_executions("backfill")
     execution.wait(10)
-    assert execution.result_value == {"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-03", "order": "desc", "only": "all", "concurrency": 2, "dry_run": False, "backfill_id": body["backfill_id"]}
+    assert execution.result_value == {
+        "pipeline": "shop_daily",
+        "start": "2024-01-01",
+        "end": "2024-01-03",
+        "order": "desc",
+        "only": "all",
+        "concurrency": 2,
+        "dry_run": False,
+        "backfill_id": body["backfill_id"],
+    }
 
 
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        ({"pipeline": "shop_daily", "start": "2024-01-05", "end": "2024-01-01"}, "start '2024-01-05' is after end '2024-01-01' (expected start <= end)"),
-        ({"pipeline": "shop_daily", "start": "2024-01-01"}, "expected either start and end, or partition_keys"),
-        ({"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-02", "concurrency": 21}, "concurrency: Input should be less than or equal to 20 (got 21)"),
-        ({"pipeline": "shop_daily", "partition_keys": ["2024-02-30"]}, "partition_key '2024-02-30' is not a date (expected YYYY-MM-DD)"),
+        (
+            {"pipeline": "shop_daily", "start": "2024-01-05", "end": "2024-01-01"},
+            "start '2024-01-05' is after end '2024-01-01' (expected start <= end)",
+        ),
+        (
+            {"pipeline": "shop_daily", "start": "2024-01-01"},
+            "expected either start and end, or partition_keys",
+        ),
+        (
+            {
+                "pipeline": "shop_daily",
+                "start": "2024-01-01",
+                "end": "2024-01-02",
+                "concurrency": 21,
+            },
+            "concurrency: Input should be less than or equal to 20 (got 21)",
+        ),
+        (
+            {"pipeline": "shop_daily", "partition_keys": ["2024-02-30"]},
+            "partition_key '2024-02-30' is not a date (expected YYYY-MM-DD)",
+        ),
     ],
 )
-def test_bad_backfill_requests_are_422_naming_the_value(http: httpx.Client, body: dict[str, object], detail: str) -> None:
+def test_bad_backfill_requests_are_422_naming_the_value(
+    http: httpx.Client, body: dict[str, object], detail: str
+) -> None:
     response = http.post("/backfills", json=body)
     assert response.status_code == 422
     assert detail in response.json()["detail"]
