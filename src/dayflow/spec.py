@@ -150,7 +150,7 @@ class DbtJob(_Job):
     exclude: list[str] = Field(default_factory=list)
     # Tests named here only warn; any other failing test fails the job.
     warn_tests: list[str] = Field(default_factory=list)
-    # The profile target's name in GCP; local runs always use target `local`.
+    # The dbt target's name in GCP (default: the environment's name); local runs use `local`.
     target: str | None = None
     vars: TransformVars = Field(default_factory=dict)
     # Logical dataset of models without a `schema` config (the profile's dataset).

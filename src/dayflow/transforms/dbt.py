@@ -78,6 +78,7 @@ def run_dbt(
     bigquery_endpoint: str | None,
     timeout: float,
     location: str | None = None,
+    environment: str | None = None,
     artifacts_dir: Path | None = None,
 ) -> TransformResult:
     """Build the job's dbt selection for one partition and return per-node results.
@@ -91,6 +92,8 @@ def run_dbt(
         bigquery_endpoint: None in GCP; the emulator's URL (`http://127.0.0.1:PORT`) locally.
         timeout: seconds; caps each BigQuery job dbt submits and the wait for a concurrent run.
         location: the BigQuery location of new datasets (the environment's region).
+        environment: the dayflow environment (dev, prod); in GCP it names the dbt target
+            unless the job sets `target`. Local runs always use the target `local`.
         artifacts_dir: keep dbt's target directory (manifest, compiled and run SQL) here.
 
     Returns:
@@ -125,7 +128,7 @@ def run_dbt(
                 location=location,
                 bigquery_endpoint=bigquery_endpoint,
                 timeout=timeout,
-                target=job.target,
+                target=job.target or environment,
             )
             (work / "profiles.yml").write_text(yaml.safe_dump(profile))
             common = [
