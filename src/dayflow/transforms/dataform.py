@@ -35,8 +35,13 @@ from dayflow.transforms.dataform_output import (
     strip_ansi,
 )
 from dayflow.transforms.partition_vars import PartitionVars, VarValue, build_vars
-from dayflow.transforms.results import NodeResult, TransformResult, describe_failure, sum_rows
-from dayflow.transforms.transient import looks_transient
+from dayflow.transforms.results import (
+    NodeResult,
+    TransformResult,
+    describe_failure,
+    is_transient,
+    sum_rows,
+)
 
 if TYPE_CHECKING:
     from dayflow.spec import DataformJob
@@ -208,8 +213,7 @@ def _run_cli(
         rows_written=sum_rows(nodes),
         seconds=time.monotonic() - started,
         error=describe_failure("dataform", nodes) if failed else None,
-        transient=bool(failed)
-        and (timed_out or all(not n.is_check and looks_transient(n.message or "") for n in failed)),
+        transient=is_transient(nodes, timed_out=timed_out),
     )
 
 

@@ -22,9 +22,9 @@ from dayflow.transforms.results import (
     NodeStatus,
     TransformResult,
     describe_failure,
+    is_transient,
     sum_rows,
 )
-from dayflow.transforms.transient import looks_transient
 
 if TYPE_CHECKING:
     from dayflow.spec import DataformJob
@@ -192,10 +192,7 @@ def run_managed_dataform(
         rows_written=sum_rows(nodes),
         seconds=clock() - started,
         error=describe_failure("dataform", nodes) if failing else None,
-        transient=bool(failing)
-        and (
-            timed_out or all(not n.is_check and looks_transient(n.message or "") for n in failing)
-        ),
+        transient=is_transient(nodes, timed_out=timed_out),
     )
 
 

@@ -37,9 +37,9 @@ from dayflow.transforms.results import (
     NodeStatus,
     TransformResult,
     describe_failure,
+    is_transient,
     sum_rows,
 )
-from dayflow.transforms.transient import looks_transient
 
 if TYPE_CHECKING:
     from dayflow.spec import DbtJob
@@ -162,10 +162,7 @@ def run_dbt(
         rows_written=sum_rows(nodes),
         seconds=time.monotonic() - started,
         error=error if failed else None,
-        # A failing test is a verdict on the data: permanent. So is a SQL error; only an
-        # unreachable, overloaded or timed-out BigQuery is worth a retry.
-        transient=bool(failed)
-        and all(not n.is_check and looks_transient(n.message or "") for n in failed),
+        transient=is_transient(nodes),
     )
 
 

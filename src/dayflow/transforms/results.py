@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dayflow.transforms.transient import looks_transient
+
 Tool = Literal["dbt", "dataform"]
 # dbt models, seeds and snapshots and Dataform tables are all "model"; dbt data and unit tests
 # are "test"; Dataform assertions are "assertion".
@@ -76,6 +78,21 @@ def sum_rows(nodes: list[NodeResult]) -> int | None:
     """Rows written by the models among `nodes`; None if none of them reported a count."""
     counts = [n.rows for n in nodes if not n.is_check and n.rows is not None]
     return sum(counts) if counts else None
+
+
+def is_transient(nodes: list[NodeResult], *, timed_out: bool = False) -> bool:
+    """Whether a failed run may succeed if retried.
+
+    Never when a test or assertion failed: that is a verdict on the data. Otherwise yes when
+    the run timed out, or when every failure reads like an outage or overload (SQL and
+    compilation errors do not).
+    """
+    failing = [n for n in nodes if n.status in ("failed", "cancelled")]
+    if not failing or any(n.is_check and n.status == "failed" for n in failing):
+        return False
+    return timed_out or all(
+        looks_transient(n.message or "") for n in failing if n.status == "failed"
+    )
 
 
 def describe_failure(tool: Tool, nodes: list[NodeResult]) -> str | None:
