@@ -26,6 +26,9 @@ from typing import Any
 
 import httpx
 
+from dayflow.partitions import Order, PartitionKeyRange
+from dayflow.planning import Only, plan_partitions
+
 ROOT = Path(__file__).resolve().parents[1]
 FIVE_JOBS = {
     "extract": {"kind": "http", "url": "https://example.com/extract"},
@@ -40,8 +43,6 @@ def create_stub_app() -> Any:
     """The job-runner's plan endpoint (real planning) and a no-op `POST /runs`."""
     from fastapi import FastAPI, HTTPException
 
-    from dayflow.partitions import PartitionKeyRange
-    from dayflow.planning import plan_partitions
     from dayflow.spec import Pipeline, load_spec
 
     pipelines = {
@@ -60,7 +61,7 @@ def create_stub_app() -> Any:
 
     @app.get("/pipelines/{name}/plan")
     def read_plan(
-        name: str, start: str, end: str, order: str = "asc", only: str = "all"
+        name: str, start: str, end: str, order: Order = "asc", only: Only = "all"
     ) -> dict[str, Any]:
         if name not in pipelines:
             raise HTTPException(404, f"unknown pipeline {name!r}")
@@ -68,7 +69,7 @@ def create_stub_app() -> Any:
             pipelines[name],
             PartitionKeyRange(start, end),
             order=order,
-            only=only,  # type: ignore[arg-type]
+            only=only,
         )
         return {
             "pipeline": name,

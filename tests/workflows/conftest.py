@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from dayflow.ledger import ensure_table
 from dayflow.spec import load_spec
@@ -103,13 +104,23 @@ class Backfills:
 
 @pytest.fixture
 def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[..., Backfills]]:
-    """Start a job-runner (optionally reading a faults file) and an engine pointed at it."""
+    """Start a job-runner (optionally reading a faults file, optionally with more pipelines)
+    and an engine pointed at it."""
     stack = ExitStack()
 
-    def make(name: str, *, faults_file: Path | None = None) -> Backfills:
+    def make(
+        name: str,
+        *,
+        faults_file: Path | None = None,
+        pipelines: dict[str, Any] | None = None,
+    ) -> Backfills:
         directory = tmp_path / name
         directory.mkdir()
         spec_path = write_spec(directory)
+        if pipelines:  # more pipelines, beside the example's shop_daily
+            spec = yaml.safe_load(spec_path.read_text())
+            spec["pipelines"].update(pipelines)
+            spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
         env = load_spec(spec_path).get_environment("local")
         with make_bigquery_client("local", bigquery_endpoint) as client:
             ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)

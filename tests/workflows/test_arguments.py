@@ -48,7 +48,7 @@ def test_backfill_rejects_concurrency_outside_1_to_20(
         ({"only": "some"}, 'only must be all, failed or missing, got "some"'),
         ({"dry_run": "yes"}, 'dry_run must be true or false, got "yes"'),
         ({"backfill_id": "a b"}, "backfill_id 'a b' must match [A-Za-z0-9_-]{1,100}"),
-        ({"chunk_size": 0}, "chunk_size must be an integer from 1 to 5000, got 0"),
+        ({"chunk_size": 0}, "chunk_size must be an integer from 1 to 2000, got 0"),
         ({"pipeline": ""}, 'pipeline must be a non-empty string, got ""'),
         (
             {"start": "2024-02-01"},

@@ -143,3 +143,39 @@ def test_dry_run_splits_a_range_into_chunks_planned_in_the_requested_order(
     assert (plan["chunks"], plan["partitions"], plan["skipped"]) == (5, 30, 0)
     assert plan["planned_keys"] == keys(START, END)[::-1]
     assert backfills.get_stats()["max_runs_in_flight"] == 0
+    too_big = backfills.run(
+        "backfill", {"pipeline": "shop_daily", "start": START, "end": END, "chunk_size": 2000}
+    )
+    assert too_big.error_tags == ["ValueError"]
+    assert too_big.error["message"] == (
+        "chunk_size 2000 x 3 jobs per partition is more than 5000 partition-jobs per chunk"
+        " (expected chunk_size <= 1666)"
+    )
+
+
+def test_hourly_range_is_chunked_by_whole_local_days_and_skips_the_hour_dst_removes(
+    make_backfills: Callable[..., Backfills],
+) -> None:
+    hourly = {
+        "granularity": "hour",
+        "timezone": "Europe/Stockholm",
+        "schedule": "15 * * * *",
+        "start": "2024-01-01T00",
+        "jobs": {"load": {"kind": "http", "url": "https://example.com/load"}},
+    }
+    backfills = make_backfills("runner", pipelines={"events_hourly": hourly})
+
+    plan = backfills.backfill(
+        pipeline="events_hourly",
+        start="2024-03-30T05",
+        end="2024-04-01T20",
+        chunk_size=24,
+        dry_run=True,
+    )
+
+    # 2024-03-31 has 23 hours in Stockholm (02:00 does not exist): 19 + 23 + 21 partitions.
+    expected = [f"2024-03-30T{h:02d}" for h in range(5, 24)]
+    expected += [f"2024-03-31T{h:02d}" for h in range(24) if h != 2]
+    expected += [f"2024-04-01T{h:02d}" for h in range(21)]
+    assert (plan["chunks"], plan["partitions"], plan["partition_jobs"]) == (3, 63, 63)
+    assert plan["planned_keys"] == expected

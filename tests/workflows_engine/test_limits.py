@@ -124,6 +124,28 @@ make_big:
     assert engine.run("calls").state == "SUCCEEDED"
 
 
+def test_execution_reports_its_peak_variable_bytes(engine: WorkflowEngine) -> None:
+    engine.deploy(
+        "peak",
+        """
+main:
+  steps:
+    - grow:
+        assign:
+          - big: ${text.replace_all("xxxxxxxxxx", "x", "xxxxxxxxxx")}
+    - shrink:
+        assign:
+          - big: "x"
+    - done:
+        return: ${big}
+""",
+    )
+    execution = engine.run("peak")
+    assert execution.state == "SUCCEEDED"
+    # `big` held 100 characters (102 bytes as JSON) at its largest; `x` later is 3 bytes
+    assert execution.max_variable_bytes == 102
+
+
 def test_argument_over_32_kib_is_refused(engine: WorkflowEngine) -> None:
     engine.deploy("noop", "main:\n  params: [args]\n  steps:\n    - r:\n        return: 1\n")
     with pytest.raises(ArgumentError, match="limit is 32768 bytes"):
