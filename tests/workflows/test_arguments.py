@@ -84,6 +84,17 @@ def test_backfill_rejects_a_bad_key_in_partition_keys(engine: WorkflowEngine) ->
     )
 
 
+def test_backfill_rejects_a_key_listed_twice(engine: WorkflowEngine) -> None:
+    execution = engine.run(
+        "backfill",
+        {"pipeline": "shop_daily", "partition_keys": ["2024-01-01", "2024-01-02", "2024-01-01"]},
+    )
+    assert execution.error_tags == ["ValueError"]
+    assert execution.error["message"] == (
+        "partition_keys: '2024-01-01' is listed twice (expected each key once)"
+    )
+
+
 def test_run_partition_rejects_a_missing_partition_key(engine: WorkflowEngine) -> None:
     execution = engine.run("run_partition", {"pipeline": "shop_daily"})
     assert execution.error_tags == ["ValueError"]
