@@ -43,6 +43,8 @@ class PublishTarget:
     function_url: str | None = None
     # The local BigQuery emulator's URL; None means BigQuery in GCP.
     bigquery_endpoint: str | None = None
+    # What the local push bridge prepends to the emulator's message ids.
+    message_id_prefix: str = ""
     notice: str | None = None
 
 
@@ -85,6 +87,7 @@ def get_publish_target(spec: Spec, env: str, state_dir: Path) -> PublishTarget:
         pubsub_host=state.pubsub_host,
         function_url=state.function_url,
         bigquery_endpoint=state.bigquery_endpoint,
+        message_id_prefix=state.message_id_prefix,
         notice=state.notice,
     )
 
@@ -115,7 +118,9 @@ def open_publisher(target: PublishTarget, *, concurrency: int = 16) -> EventPubl
         if target.function_url is None:
             raise UserError("direct publishing needs the ingest function's URL")
         return DirectPublisher(target.function_url, target.project, concurrency=concurrency)
-    return PubsubPublisher(target.project, target.pubsub_host)
+    return PubsubPublisher(
+        target.project, target.pubsub_host, message_id_prefix=target.message_id_prefix
+    )
 
 
 def publish_events(
@@ -230,18 +235,35 @@ SELECT
 
 
 class PubsubPublisher:
-    """Publishes through Pub/Sub: the emulator at `host`, or GCP when `host` is None."""
+    """Publishes through Pub/Sub: the emulator at `host`, or GCP when `host` is None.
 
-    def __init__(self, project: str, host: str | None) -> None:
+    Futures resolve to the message id as the ingest function sees it (with the local push
+    bridge's `message_id_prefix`).
+    """
+
+    def __init__(self, project: str, host: str | None, *, message_id_prefix: str = "") -> None:
         self._project = project
         self._client = make_publisher(host)
+        self._prefix = message_id_prefix
 
     def publish(
         self, topic: str, data: bytes, attributes: dict[str, str] | None = None
     ) -> Future[str]:
         path = self._client.topic_path(self._project, topic)
-        future: Future[str] = self._client.publish(path, data, **(attributes or {}))
-        return future
+        published: Future[str] = self._client.publish(path, data, **(attributes or {}))
+        if not self._prefix:
+            return published
+        seen: Future[str] = Future()
+
+        def resolve(done: Future[str]) -> None:
+            error = done.exception()
+            if error is not None:
+                seen.set_exception(error)
+            else:
+                seen.set_result(f"{self._prefix}{done.result()}")
+
+        published.add_done_callback(resolve)
+        return seen
 
     def close(self) -> None:
         self._client.stop()

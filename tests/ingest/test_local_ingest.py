@@ -108,6 +108,12 @@ def test_publish_goes_through_the_emulator_and_waits_for_storage(
     assert "published 42 events to orders (pubsub)" in result.stdout
     assert "stored: 40 in the ingest table, 2 dead-lettered" in result.stdout
     assert "note" not in result.stdout
+    # The emulator counts message ids from 1 at each start: the bridge makes them unique.
+    tables = tables_of(load_spec(spec_path), bigquery_endpoint)
+    ids = [row["message_id"] for row in tables.ingested()]
+    tables.client.close()
+    assert len(ids) == 40 and all(i.startswith(state.message_id_prefix) for i in ids)
+    assert state.message_id_prefix
 
     stop_ingest(state_dir)
     assert get_ingest_state(state_dir) is None

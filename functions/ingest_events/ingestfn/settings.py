@@ -114,12 +114,13 @@ def load_config(path: Path) -> IngestConfig:
     except (OSError, ValueError) as err:
         raise ConfigError(f"{path}: not readable JSON ({err})") from err
     try:
-        return _parse_config(raw)
+        return parse_config(raw)
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"{path}: {err}") from err
 
 
-def _parse_config(raw: Any) -> IngestConfig:
+def parse_config(raw: Any) -> IngestConfig:
+    """Check a decoded config file; raise KeyError, TypeError or ValueError naming the entry."""
     if not isinstance(raw, dict) or raw.get("version") != CONFIG_VERSION:
         raise ValueError(f"expected an object with version {CONFIG_VERSION}")
     topics = {name: _parse_topic(name, spec) for name, spec in raw["topics"].items()}

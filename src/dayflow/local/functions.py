@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -54,6 +55,8 @@ class IngestState:
     bigquery_endpoint: str
     pubsub_host: str | None = None
     delivery: Delivery | None = None
+    # What the push bridge prepends to the emulator's message ids (see PushBridge).
+    message_id_prefix: str = ""
     notice: str | None = None
 
 
@@ -159,6 +162,7 @@ def start_ingest(
         emulator = start_pubsub_emulator(state_dir, check)
         host = f"127.0.0.1:{emulator.port}"
         create_topology(host, project, spec.topics, function.url, delivery=delivery)
+        prefix = ""
         if delivery == "bridge":
             routes = [
                 BridgeRoute(
@@ -166,9 +170,16 @@ def start_ingest(
                 )
                 for topic in spec.topics
             ]
-            start_push_bridge(state_dir, host, project, routes)
+            prefix = f"{time.time_ns() // 1_000_000:x}-"  # this emulator's start, in ms
+            start_push_bridge(state_dir, host, project, routes, message_id_prefix=prefix)
         state = IngestState(
-            "pubsub", project, function.url, bigquery_endpoint, host, delivery=delivery
+            "pubsub",
+            project,
+            function.url,
+            bigquery_endpoint,
+            host,
+            delivery=delivery,
+            message_id_prefix=prefix,
         )
     else:
         why = check.reason or "turned off"

@@ -200,7 +200,12 @@ class BridgeRoute:
 
 
 def start_push_bridge(
-    state_dir: Path, host: str, project: str, routes: Sequence[BridgeRoute]
+    state_dir: Path,
+    host: str,
+    project: str,
+    routes: Sequence[BridgeRoute],
+    *,
+    message_id_prefix: str = "",
 ) -> LocalProcess:
     """Start `PushBridge` as a background process (its status page on a free port)."""
     import sys
@@ -216,6 +221,7 @@ def start_push_bridge(
         project,
         "--port",
         str(port),
+        f"--message-id-prefix={message_id_prefix}",
         *(f"--route={r.subscription}={r.endpoint}" for r in routes),
     ]
     return start_process(BRIDGE_PROCESS, argv, port=port, state_dir=state_dir)
@@ -233,7 +239,9 @@ class PushBridge:
     Each message is posted as `{"message": {...}, "subscription": ...}` (what a push subscription
     sends); a 2xx answer acks it, anything else (or no answer within the ack deadline) nacks it,
     so the subscription's retry and dead-letter policies apply as they would to a push
-    subscription. `PULLERS` loops per route each pull a batch, post its messages in parallel,
+    subscription. Message ids get `message_id_prefix`: the emulator numbers messages from 1 at
+    each start, where Pub/Sub's ids are unique, and the ingest tables outlive the emulator.
+    `PULLERS` loops per route each pull a batch, post its messages in parallel,
     then ack and nack the batch in one call each: about 4 times less CPU per message than the
     client library's streaming pull, which matters on a 2-core machine.
     """
@@ -247,10 +255,12 @@ class PushBridge:
         routes: Sequence[BridgeRoute],
         *,
         concurrency: int = BRIDGE_CONCURRENCY,
+        message_id_prefix: str = "",
     ) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._project = project
+        self._id_prefix = message_id_prefix
         self._routes = routes
         self._batch = max(1, concurrency // self.PULLERS)
         self._subscriber = make_subscriber(host)
@@ -326,7 +336,7 @@ class PushBridge:
             "message": {
                 "data": base64.b64encode(message.data).decode(),
                 "attributes": dict(message.attributes),
-                "messageId": message.message_id,
+                "messageId": f"{self._id_prefix}{message.message_id}",
                 "publishTime": publish_time,
                 **({"orderingKey": message.ordering_key} if message.ordering_key else {}),
             },
@@ -384,9 +394,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--project", required=True)
     parser.add_argument("--port", type=int, required=True, help="port of the status page")
     parser.add_argument("--route", action="append", default=[], help="SUBSCRIPTION=URL")
+    parser.add_argument("--message-id-prefix", default="", help="prepended to message ids")
     args = parser.parse_args(argv)
     routes = [BridgeRoute(*route.split("=", 1)) for route in args.route]
-    bridge = PushBridge(args.host, args.project, routes)
+    bridge = PushBridge(args.host, args.project, routes, message_id_prefix=args.message_id_prefix)
     _serve_status(args.port, bridge)
     bridge.run()
 

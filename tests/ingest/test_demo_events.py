@@ -1,0 +1,91 @@
+"""The example domain's events (transform/events) are valid for the spec and, deduplicated to
+the latest state per key, equal the seeds that the batch pipeline reads."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ingestfn.errors import Rejection
+from ingestfn.settings import parse_config
+from ingestfn.validation import check_schema, parse_json
+
+from dayflow.ingest_config import build_ingest_config
+from dayflow.spec import load_spec
+from tests.ingest.ingest_helpers import ROOT
+
+EVENTS = ROOT / "transform" / "events"
+SEED = ROOT / "transform" / "seed"
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("topic", ["orders", "customers"])
+def test_every_demo_event_passes_the_function_validation(topic: str) -> None:
+    config = parse_config(build_ingest_config(load_spec(ROOT / "dayflow.yaml"), "local"))
+    schema = config.topics[topic]
+    problems = []
+    for number, line in enumerate((EVENTS / f"{topic}.jsonl").read_text().splitlines(), 1):
+        try:
+            check_schema(
+                parse_json(line),
+                schema,
+                now=datetime.now(UTC),
+                max_ahead=config.max_event_time_ahead,
+            )
+        except Rejection as err:
+            problems.append(f"{topic}.jsonl:{number}: {err}")
+    assert problems == []
+
+
+def test_latest_order_states_are_the_seed_orders() -> None:
+    events = read(EVENTS / "orders.jsonl")
+    latest: dict[str, dict[str, Any]] = {}
+    for event in sorted(events, key=lambda e: e["updated_at"]):
+        latest[event["order_id"]] = event
+    seeds = {row["order_id"]: row for row in read(SEED / "orders.jsonl")}
+
+    assert latest.keys() == seeds.keys()
+    fields = ("customer_id", "status", "amount", "currency")
+    assert all([latest[k][f] for f in fields] == [seeds[k][f] for f in fields] for k in seeds)
+    assert all(latest[k]["updated_at"] == seeds[k]["order_ts"] for k in seeds)
+    updated = len(events) - len(seeds)
+    assert updated >= 20  # orders placed first, then paid, shipped or cancelled
+    # Some updates come before the event they supersede: order by event time, not arrival.
+    position = {id(e): i for i, e in enumerate(events)}
+    out_of_order = [
+        k for k in seeds
+        if (pair := [e for e in events if e["order_id"] == k]) and len(pair) == 2
+        and position[id(pair[0])] < position[id(pair[1])]
+        and pair[0]["updated_at"] > pair[1]["updated_at"]
+    ]  # fmt: skip
+    assert len(out_of_order) >= 10
+
+
+def test_updates_stay_in_the_local_day_of_their_order() -> None:
+    stockholm = timedelta(hours=1)  # the seed period is in winter time (UTC+1)
+    by_order: dict[str, list[str]] = {}
+    for event in read(EVENTS / "orders.jsonl"):
+        by_order.setdefault(event["order_id"], []).append(event["updated_at"])
+    for times in by_order.values():
+        days = {(datetime.fromisoformat(t) + stockholm).date() for t in times}
+        assert len(days) == 1
+
+
+def test_customer_events_are_the_seed_customers() -> None:
+    assert read(EVENTS / "customers.jsonl") == read(SEED / "customers.jsonl")
+
+
+def test_event_files_are_what_the_derivation_script_writes() -> None:
+    spec = importlib.util.spec_from_file_location("derive_events", EVENTS / "derive_events.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    assert module.derive_orders() == read(EVENTS / "orders.jsonl")
