@@ -90,6 +90,22 @@ def test_raw_push_envelope_is_stored(
     assert (row["message_id"], row["attributes"], row["data"]) == ("m-push", stored, order(3))
 
 
+@FF_UTCNOW
+def test_push_envelope_to_an_endpoint_without_topic_is_dead_lettered(
+    function_client: Any, tables: Tables
+) -> None:
+    message = pubsub_message(order(3), "m-nowhere")
+
+    response = function_client.post(
+        "/", data=push_envelope(message), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 200
+    [row] = tables.dead_letters()
+    assert (row["reason"], row["topic"]) == ("unknown_topic", None)
+    assert row["detail"].startswith("the CloudEvent source names no topic")
+
+
 def test_redelivered_message_is_stored_once(function_client: Any, tables: Tables) -> None:
     message = pubsub_message(order(4), "m-twice")
 

@@ -34,7 +34,11 @@ def derive_orders() -> list[dict[str, object]]:
         placed_at = parse(seed["order_ts"]) - timedelta(minutes=20)
         same_day = placed_at.astimezone(TZ).date() == parse(seed["order_ts"]).astimezone(TZ).date()
         if number % 40 == 0 and seed["status"] != "placed" and same_day:
-            placed = {**final, "status": "placed", "updated_at": placed_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            placed = {
+                **final,
+                "status": "placed",
+                "updated_at": placed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
             pair = [placed, final] if updates % 2 == 0 else [final, placed]
             events.extend(pair)
             updates += 1
@@ -49,4 +53,7 @@ def write(name: str, rows: list[dict[str, object]]) -> None:
 
 if __name__ == "__main__":
     write("orders.jsonl", derive_orders())
-    write("customers.jsonl", [json.loads(line) for line in (SEED / "customers.jsonl").read_text().splitlines()])
+    write(
+        "customers.jsonl",
+        [json.loads(line) for line in (SEED / "customers.jsonl").read_text().splitlines()],
+    )

@@ -94,6 +94,12 @@ class Ingestor:
     def _validate(self, message: PubsubMessage, now: datetime) -> tuple[TopicSchema, str]:
         if message.problem:
             raise Rejection(BAD_ENVELOPE, message.problem)
+        if not message.topic:
+            raise Rejection(
+                UNKNOWN_TOPIC,
+                "the CloudEvent source names no topic (expected //pubsub.googleapis.com/projects/"
+                "PROJECT/topics/TOPIC; a push endpoint must end in /projects/PROJECT/topics/TOPIC)",
+            )
         topic = self._config.topics.get(message.topic)
         if topic is None:
             raise Rejection(

@@ -154,42 +154,60 @@ def start_ingest(
         state_dir,
         get_ingest_env(spec, env, config_file=config_file, bigquery_endpoint=bigquery_endpoint),
     )
+    try:
+        state = _start_delivery(
+            spec, state_dir, project, function.url, bigquery_endpoint, use_emulator, delivery
+        )
+    except BaseException:  # leave nothing half-started
+        stop_pubsub(state_dir)
+        stop_process(FUNCTION_PROCESS, state_dir)
+        raise
+    (state_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2) + "\n")
+    return state
+
+
+def _start_delivery(
+    spec: Spec,
+    state_dir: Path,
+    project: str,
+    function_url: str,
+    bigquery_endpoint: str,
+    use_emulator: bool | None,
+    delivery: Delivery,
+) -> IngestState:
+    """Start the emulator and its delivery to the function, or choose direct posts."""
     check = find_pubsub_emulator() if use_emulator is not False else EmulatorCheck(False)
     if use_emulator and not check.available:
-        stop_process(FUNCTION_PROCESS, state_dir)
         raise DayflowError(f"the Pub/Sub emulator is required but {check.reason}")
     if check.available:
         emulator = start_pubsub_emulator(state_dir, check)
         host = f"127.0.0.1:{emulator.port}"
-        create_topology(host, project, spec.topics, function.url, delivery=delivery)
+        create_topology(host, project, spec.topics, function_url, delivery=delivery)
         prefix = ""
         if delivery == "bridge":
             routes = [
                 BridgeRoute(
-                    get_ingest_subscription(topic), get_push_endpoint(function.url, project, topic)
+                    get_ingest_subscription(topic), get_push_endpoint(function_url, project, topic)
                 )
                 for topic in spec.topics
             ]
             prefix = f"{time.time_ns() // 1_000_000:x}-"  # this emulator's start, in ms
             start_push_bridge(state_dir, host, project, routes, message_id_prefix=prefix)
-        state = IngestState(
+        return IngestState(
             "pubsub",
             project,
-            function.url,
+            function_url,
             bigquery_endpoint,
             host,
             delivery=delivery,
             message_id_prefix=prefix,
         )
-    else:
-        why = check.reason or "turned off"
-        notice = (
-            f"Pub/Sub emulator not used ({why}): `dayflow publish` posts CloudEvents "
-            f"straight to the ingest function at {function.url}"
-        )
-        state = IngestState("direct", project, function.url, bigquery_endpoint, notice=notice)
-    (state_dir / STATE_FILE).write_text(json.dumps(asdict(state), indent=2) + "\n")
-    return state
+    why = check.reason or "turned off"
+    notice = (
+        f"Pub/Sub emulator not used ({why}): `dayflow publish` posts CloudEvents "
+        f"straight to the ingest function at {function_url}"
+    )
+    return IngestState("direct", project, function_url, bigquery_endpoint, notice=notice)
 
 
 def get_ingest_state(state_dir: Path) -> IngestState | None:
