@@ -171,3 +171,8 @@ def test_reversed_range_is_rejected() -> None:
 def test_schedule_timestamp_without_offset_is_rejected() -> None:
     with pytest.raises(ValueError, match=re.escape("is not RFC 3339 with an offset")):
         parse_timestamp("2024-01-02T01:00:00")
+
+
+def test_a_dst_skipped_hour_may_bound_a_range() -> None:
+    keys = STOCKHOLM_HOURLY.get_partition_keys(PartitionKeyRange("2024-03-31T02", "2024-03-31T04"))
+    assert keys == ["2024-03-31T03", "2024-03-31T04"]

@@ -76,13 +76,22 @@ class PartitionScheme:
         return wall
 
     def validate_range(self, key_range: PartitionKeyRange) -> PartitionKeyRange:
-        self.parse_partition_key(key_range.start)
-        self.parse_partition_key(key_range.end)
+        """Check both bounds' format and order. A bound may be an hour skipped by DST: it only
+        delimits the range (so a chunk "T00".."T23" works on every day)."""
+        self._parse_bound(key_range.start)
+        self._parse_bound(key_range.end)
         if key_range.start > key_range.end:
             raise ValueError(
                 f"start {key_range.start!r} is after end {key_range.end!r} (expected start <= end)"
             )
         return key_range
+
+    def _parse_bound(self, key: str) -> None:
+        try:
+            self.parse_partition_key(key)
+        except ValueError as err:
+            if "does not exist" not in str(err):
+                raise
 
     # --- enumeration ---------------------------------------------------------------------------
 

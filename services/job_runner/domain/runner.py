@@ -5,6 +5,7 @@ No FastAPI here: the HTTP layer (`api/`) maps the errors raised below to status 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -81,10 +82,17 @@ class Partition:
         ]
 
 
-def get_job_id_base(pipeline: str, job: str, partition_key: str, attempt: int) -> str:
-    """Deterministic BigQuery job id prefix of a run: the same run never runs twice."""
+def get_job_id_base(
+    pipeline: str, job: str, partition_key: str, attempt: int, namespace: str = ""
+) -> str:
+    """Deterministic BigQuery job id prefix of a run: the same run never runs twice.
+
+    `namespace` (the environment's project and dataset prefix) keeps environments that share a
+    GCP project from reusing each other's jobs.
+    """
     key = partition_key.replace("-", "").replace("T", "h")
-    return f"dayflow_{pipeline}_{job}_{key}_a{attempt}"
+    space = hashlib.sha256(namespace.encode()).hexdigest()[:8]
+    return f"dayflow_{pipeline}_{job}_{key}_a{attempt}_{space}"
 
 
 class InFlight:
@@ -204,7 +212,13 @@ class JobRunner:
                     request.job,
                     job,
                     Partition(request.partition_key, pipeline.scheme),
-                    get_job_id_base(request.pipeline, request.job, request.partition_key, attempt),
+                    get_job_id_base(
+                        request.pipeline,
+                        request.job,
+                        request.partition_key,
+                        attempt,
+                        f"{self.project}/{self.environment.dataset_prefix}",
+                    ),
                 )
             except WarehouseError as err:
                 record(
