@@ -1,8 +1,9 @@
-"""`make demo`: the example shop pipeline on the local stack, proving reruns change nothing.
+"""`make demo`: the example shop on the local stack, proving reruns change nothing.
 
-It drives the real `dayflow` CLI, printing each command as it runs it:
-start the stack, load the example data, run 7 daily partitions, take checksums, rerun two
-partitions sequentially and then concurrently, compare checksums, show the status grid, stop.
+It drives the real `dayflow` CLI, printing each command as it runs it: start the stack, load
+the example data, publish the orders events, backfill 7 daily partitions of both pipelines
+through the Workflows engine, take checksums, rerun two partitions sequentially and then
+concurrently, compare checksums, show the status grid and the executions, stop.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.console import Console
 console = Console()
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = "shop_daily"
+PIPELINES = ("shop_daily", "shop_events")
 WEEK = [f"2024-01-{day:02d}" for day in range(1, 8)]
 RERUN = ["2024-01-03", "2024-01-05"]
 
@@ -98,13 +100,15 @@ def dayflow_concurrently(*commands: list[str]) -> None:
 
 
 def checksums() -> dict[str, Any]:
-    out = dayflow(
-        "checksum", PIPELINE, "--start", WEEK[0], "--end", WEEK[-1], "--json", capture=True
-    )
-    return {
-        p["partition_key"]: {t["table"]: (t["rows"], t["fingerprint"]) for t in p["tables"]}
-        for p in json.loads(out)["partitions"]
-    }
+    found: dict[str, dict[str, tuple[int, str]]] = {}
+    for pipeline in PIPELINES:
+        out = dayflow(
+            "checksum", pipeline, "--start", WEEK[0], "--end", WEEK[-1], "--json", capture=True
+        )
+        for p in json.loads(out)["partitions"]:
+            for t in p["tables"]:
+                found.setdefault(p["partition_key"], {})[t["table"]] = (t["rows"], t["fingerprint"])
+    return found
 
 
 def main() -> None:
@@ -115,8 +119,11 @@ def main() -> None:
         stack = json.loads((Path(".dayflow") / "stack.json").read_text())
         counts = load_example_data(stack["bigquery_endpoint"])
         console.print(f"loaded example data: {counts}")
-        for key in WEEK:
-            dayflow("run", PIPELINE, "--partition", key)
+        dayflow("publish", "orders", "--file", "transform/events/orders.jsonl", "--wait")
+        for pipeline in PIPELINES:
+            dayflow(
+                "backfill", pipeline, "--start", WEEK[0], "--end", WEEK[-1], "--concurrency", "4"
+            )
         before = checksums()
         console.rule("rerun two partitions, one after the other")
         for key in RERUN:
@@ -128,6 +135,7 @@ def main() -> None:
         after = checksums()
         show_checksums(before, after)
         dayflow("status", PIPELINE, "--start", WEEK[0], "--end", WEEK[-1])
+        dayflow("executions", PIPELINE, "--limit", "5")
         if before != after:
             raise SystemExit("demo failed: checksums changed after reruns")
         console.print("[bold green]reruns left every partition exactly as it was[/]")

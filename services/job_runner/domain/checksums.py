@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dayflow.spec import BigQuerySqlJob, Pipeline, ReplacePartition
+from dayflow.spec import BigQuerySqlJob, DedupJob, Pipeline, ReplacePartition
 from dayflow.warehouse import classify_error
 from job_runner.domain.runner import JobRunner, Partition
 from job_runner.domain.writes import get_partition_predicate
@@ -20,7 +20,8 @@ def get_partition_checksums(
     jobs = [
         job
         for job in pipeline.jobs.values()
-        if isinstance(job, BigQuerySqlJob) and isinstance(job.write, ReplacePartition)
+        if isinstance(job, DedupJob)
+        or (isinstance(job, BigQuerySqlJob) and isinstance(job.write, ReplacePartition))
     ]
     result = []
     for key in keys:

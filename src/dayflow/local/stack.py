@@ -2,6 +2,8 @@
 
 - the BigQuery emulator (local-bigquery), data under `<state_dir>/bigquery`;
 - the job-runner (uvicorn), pointed at the emulator and the Workflows engine;
+- the ingest path (functions-framework serving functions/ingest_events, and the Pub/Sub
+  emulator where installed; without it events are posted straight to the function);
 - dayflow's Workflows engine, serving the Executions API (REST and gRPC) and running the YAML in
   `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it.
 
@@ -17,6 +19,7 @@ from typing import Any
 
 from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
+from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
 from dayflow.spec import Spec, get_datasets
 from dayflow.tables import LEDGER
@@ -111,6 +114,7 @@ def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
         workflows_url = start_workflows(
             state_dir, job_runner_url, int(workflows_grpc.rsplit(":", 1)[1]), location
         )
+        ingest = start_ingest(spec, state_dir, bigquery_endpoint) if spec.topics else None
     except Exception:
         down(state_dir)
         raise
@@ -122,12 +126,18 @@ def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
         "workflows_grpc": workflows_grpc,
         "workflows_location": location,
     }
+    if ingest is not None:
+        stack["ingest_function_url"] = ingest.function_url
+        stack["pubsub"] = ingest.pubsub_host or "absent: events are posted to the function"
+        if ingest.notice:
+            stack["notice"] = ingest.notice
     (state_dir / "stack.json").write_text(json.dumps(stack, indent=2))
     return stack
 
 
 def down(state_dir: Path) -> list[str]:
     """Stop every local process; return the names of those that were running."""
+    stop_ingest(state_dir)
     stopped = [name for name in PROCESSES if stop_process(name, state_dir)]
     (state_dir / "stack.json").unlink(missing_ok=True)
     return stopped
