@@ -119,7 +119,8 @@ def main() -> None:
         stack = json.loads((Path(".dayflow") / "stack.json").read_text())
         counts = load_example_data(stack["bigquery_endpoint"])
         console.print(f"loaded example data: {counts}")
-        dayflow("publish", "orders", "--file", "transform/events/orders.jsonl", "--wait")
+        for topic in ("customers", "orders"):
+            dayflow("publish", topic, "--file", f"transform/events/{topic}.jsonl", "--wait")
         for pipeline in PIPELINES:
             dayflow(
                 "backfill", pipeline, "--start", WEEK[0], "--end", WEEK[-1], "--concurrency", "4"

@@ -24,6 +24,8 @@ def test_example_owns_the_ledger_ingest_and_dead_letter_tables() -> None:
         ("ingest", "events_orders"),
         ("ingest", "events_customers"),
         ("ingest", "dead_letter"),
+        ("semantic", "orders"),
+        ("semantic", "customers"),
     ]
 
 
@@ -34,9 +36,14 @@ def test_dataset_roles_give_editor_where_written_and_viewer_elsewhere() -> None:
             "dayflow": catalog.DATA_EDITOR,
             "staging": catalog.DATA_EDITOR,
             "mart": catalog.DATA_EDITOR,
+            "semantic": catalog.DATA_EDITOR,
             "ingest": catalog.DATA_VIEWER,
         },
         "ingest": {"ingest": catalog.DATA_EDITOR},
+        # The example's dbt job: reads everything, writes only transformDatasets (none set).
+        "dbt": dict.fromkeys(
+            ("dayflow", "ingest", "mart", "semantic", "staging"), catalog.DATA_VIEWER
+        ),
     }
 
 

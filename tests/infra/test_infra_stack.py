@@ -47,6 +47,7 @@ def test_every_resource_is_a_child_of_a_component(dev: Deployment) -> None:
             "JobRunnerService",
             "Orchestration",
             "EventIngest",
+            "Transformations",
         )
     }
     orphans = [r.urn for r in dev if not r.is_component and r.parent_type not in components]
@@ -79,12 +80,14 @@ def test_dev_and_prod_deploy_their_own_project_and_dataset_prefix(
         "dev_staging",
         "dev_mart",
         "dev_ingest",
+        "dev_semantic",
     }
     assert {d.state["datasetId"] for d in prod.of_type(T.DATASET)} == {
         "dayflow",
         "staging",
         "mart",
         "ingest",
+        "semantic",
     }
 
 
@@ -170,6 +173,7 @@ def test_job_runner_runs_as_its_own_account_with_its_settings(dev: Deployment) -
         "JOB_RUNNER_WORKFLOWS_LOCATION": "europe-north1",
         "JOB_RUNNER_BIGQUERY_LOCATION": "europe-north1",
         "JOB_RUNNER_SPEC_PATH": "/app/dayflow.yaml",
+        "JOB_RUNNER_DBT_SERVICE_ACCOUNT": email(dev, "dbt"),
     }
     # Pulumi.dev.yaml opens ingress to the configured operators (still IAM and OIDC checked).
     assert service.state["ingress"] == "INGRESS_TRAFFIC_ALL"
@@ -304,7 +308,14 @@ def test_eventarc_delivery_uses_the_function_trigger_with_retry(deploy: Deploy) 
 
 def test_tables_are_partitioned_with_their_partition_filter_rule(dev: Deployment) -> None:
     tables = {t.state["tableId"]: t.state for t in dev.of_type(T.TABLE)}
-    assert set(tables) == {"dayflow_runs", "events_orders", "events_customers", "dead_letter"}
+    assert set(tables) == {
+        "dayflow_runs",
+        "events_orders",
+        "events_customers",
+        "dead_letter",
+        "orders",  # semantic tables of the dedup jobs
+        "customers",
+    }
     assert tables["dayflow_runs"]["timePartitioning"] == {"type": "DAY", "field": "partition_date"}
     assert tables["dayflow_runs"]["requirePartitionFilter"] is False
     assert tables["events_orders"]["timePartitioning"] == {"type": "DAY", "field": "ingested_at"}
@@ -331,13 +342,18 @@ def test_dataset_roles_follow_what_each_workload_writes(dev: Deployment) -> None
         (g.state["datasetId"], g.state["member"]): g.state["role"]
         for g in dev.of_type(T.DATASET_IAM)
     }
-    runner, ingest = member(dev, "job-runner"), member(dev, "ingest")
+    runner, ingest, dbt = member(dev, "job-runner"), member(dev, "ingest"), member(dev, "dbt")
     assert grants == {
         ("dev_dayflow", runner): "roles/bigquery.dataEditor",
         ("dev_staging", runner): "roles/bigquery.dataEditor",
         ("dev_mart", runner): "roles/bigquery.dataEditor",
+        ("dev_semantic", runner): "roles/bigquery.dataEditor",
         ("dev_ingest", runner): "roles/bigquery.dataViewer",
         ("dev_ingest", ingest): "roles/bigquery.dataEditor",
+        **{
+            (f"dev_{d}", dbt): "roles/bigquery.dataViewer"
+            for d in ("dayflow", "ingest", "mart", "semantic", "staging")
+        },
     }
 
 

@@ -123,7 +123,7 @@ def test_plan_only_missing_and_only_failed_read_the_ledger(http: httpx.Client) -
         (
             {"pipeline": "nope", "job": "stg_orders", "partition_key": "2024-01-01"},
             404,
-            "unknown pipeline 'nope' (expected one of: shop_daily)",
+            "unknown pipeline 'nope' (expected one of: shop_daily, shop_events)",
         ),
         (
             {"pipeline": PIPELINE, "job": "nope", "partition_key": "2024-01-01"},

@@ -159,8 +159,9 @@ def executions(
         "started", "workflow", "execution", "state", "argument", title=f"executions of {pipeline}"
     )
     for workflow, info in rows:
-        argument = {k: v for k, v in info.argument.items() if k != "pipeline"}
-        table.add_row(
-            str(info.start_time or ""), workflow, info.execution_id, info.state, str(argument)
+        argument = " ".join(
+            f"{k}={v}" for k, v in info.argument.items() if k not in ("pipeline", "backfill_id")
         )
+        started = info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else ""
+        table.add_row(started, workflow, info.execution_id[:8], info.state, argument)
     console.print(table)
