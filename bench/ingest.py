@@ -37,7 +37,8 @@ from dayflow.local.functions import (  # noqa: E402
     start_ingest,
     stop_ingest,
 )
-from dayflow.local.process import get_free_port, start_process, stop_process  # noqa: E402
+from dayflow.local.process import get_free_port, stop_process  # noqa: E402
+from dayflow.local.stack import start_bigquery  # noqa: E402
 from dayflow.publish import (  # noqa: E402
     get_publish_target,
     make_cloudevent,
@@ -178,18 +179,11 @@ def measure_cold_starts(
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dayflow-bench-ingest-"))
     port = get_free_port()
-    bigquery = start_process(
-        "bigquery",
-        [str(Path(sys.executable).parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--grpc-port", str(get_free_port()), "--project", "local",
-         "--data-dir", str(work / "bigquery")],
-        port=port,
-        state_dir=work,
-    )  # fmt: skip
+    bigquery_url = start_bigquery(work, port)
     try:
         spec_path = ROOT / "dayflow.yaml"
-        cold, bare, cold_runs, bare_runs = measure_cold_starts(spec_path, work, bigquery.url)
-        rate, path = measure_throughput(spec_path, work, bigquery.url)
+        cold, bare, cold_runs, bare_runs = measure_cold_starts(spec_path, work, bigquery_url)
+        rate, path = measure_throughput(spec_path, work, bigquery_url)
     finally:
         stop_process("bigquery", work)
         shutil.rmtree(work, ignore_errors=True)

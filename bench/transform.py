@@ -18,7 +18,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from dayflow.local.process import get_free_port, start_process, stop_process
+from dayflow.local.process import get_free_port, stop_process
+from dayflow.local.stack import start_bigquery
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import DataformJob, DbtJob
 from dayflow.transforms.dataform import run_dataform
@@ -105,20 +106,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dayflow-bench-") as tmp:
         state = Path(tmp)
         port = get_free_port()
-        proc = start_process(
-            "bigquery",
-            [str(Path(sys.executable).parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--grpc-port", str(get_free_port()), "--project", "local",
-             "--data-dir", str(state / "data")],
-            port=port,
-            state_dir=state,
-        )  # fmt: skip
+        bigquery_url = start_bigquery(state, port)
         try:
-            seed(proc.url)
+            seed(bigquery_url)
             # dbt logs to stdout; this benchmark's stdout is its JSON alone.
             with contextlib.redirect_stdout(sys.stderr):
-                dbt_seconds = measure("dbt", proc.url)
-                dataform_seconds = measure("dataform", proc.url)
+                dbt_seconds = measure("dbt", bigquery_url)
+                dataform_seconds = measure("dataform", bigquery_url)
         finally:
             stop_process("bigquery", state)
     print(

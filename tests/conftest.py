@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import uuid
@@ -13,7 +12,8 @@ import pytest
 import yaml
 
 from dayflow.demo import load_example_data
-from dayflow.local.process import get_free_port, start_process, stop_process
+from dayflow.local.process import get_free_port, stop_process
+from dayflow.local.stack import start_bigquery
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,16 +23,9 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """A local-bigquery emulator on 127.0.0.1, with raw.orders and raw.customers seeded."""
     state = tmp_path_factory.mktemp("bigquery")
     port = get_free_port()
-    proc = start_process(
-        "bigquery",
-        [str(Path(sys.executable).parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--grpc-port", str(get_free_port()), "--project", "local",
-         "--data-dir", str(state / "data")],
-        port=port,
-        state_dir=state,
-    )  # fmt: skip
-    load_example_data(proc.url)
-    yield proc.url
+    bigquery_url = start_bigquery(state, port)
+    load_example_data(bigquery_url)
+    yield bigquery_url
     stop_process("bigquery", state)
 
 

@@ -31,7 +31,7 @@ import pytest
 from dayflow.ingest_config import get_ingest_env, write_ingest_config
 from dayflow.ledger import ensure_table
 from dayflow.local.functions import ensure_ingest_tables, serve_function
-from dayflow.local.process import get_free_port, start_process, stop_process
+from dayflow.local.process import get_free_port, stop_process
 from dayflow.local.pubsub import (
     BridgeRoute,
     create_topology,
@@ -42,6 +42,7 @@ from dayflow.local.pubsub import (
     start_push_bridge,
     stop_pubsub,
 )
+from dayflow.local.stack import start_bigquery
 from dayflow.publish import (
     DirectPublisher,
     PublishResult,
@@ -174,19 +175,11 @@ def make_events(rng: random.Random) -> tuple[list[dict[str, Any]], list[tuple[st
 def fresh_bigquery(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A BigQuery emulator of this test's own: local-bigquery's streaming inserts slow down as
     it takes more of them (each writes a file), so sharing would make timing order-dependent."""
-    import sys
 
     state = tmp_path_factory.mktemp("reliability-bigquery")
     port = get_free_port()
-    proc = start_process(
-        "bigquery",
-        [str(Path(sys.executable).parent / "local-bigquery"), "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--grpc-port", str(get_free_port()), "--project", "local",
-         "--data-dir", str(state / "data")],
-        port=port,
-        state_dir=state,
-    )  # fmt: skip
-    yield proc.url
+    bigquery_url = start_bigquery(state, port)
+    yield bigquery_url
     stop_process("bigquery", state)
 
 

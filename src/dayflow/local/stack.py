@@ -38,9 +38,10 @@ def _port(preferred: int) -> int:
     return preferred if not is_port_open(preferred) else get_free_port()
 
 
-def start_bigquery(state_dir: Path) -> str:
-    """Start the BigQuery emulator; return its endpoint URL."""
-    port, grpc_port = _port(9050), get_free_port()
+def start_bigquery(state_dir: Path, port: int | None = None) -> str:
+    """Start the BigQuery emulator (data under `<state_dir>/bigquery`); return its URL.
+    Stop it with `stop_process("bigquery", state_dir)`."""
+    port, grpc_port = port or _port(9050), get_free_port()
     data_dir = state_dir / "bigquery"
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = start_process(
