@@ -31,8 +31,6 @@ class TableDef(NamedTuple):
     description: str = ""
 
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed")
-
 # Append-only: every state change of a run is a new row; a run's state is its newest row.
 LEDGER = TableDef(
     dataset="dayflow",
