@@ -21,18 +21,6 @@ class RunCreate(BaseModel):
     backfill_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
 
 
-class RunPublic(BaseModel):
-    pipeline: str
-    job: str
-    partition_key: str
-    attempt: int
-    status: str
-    rows_written: int
-    bytes_processed: int
-    duration_seconds: float
-    bigquery_job_id: str | None
-
-
 class PartitionPlanPublic(BaseModel):
     partition_key: str
     waves: list[list[str]]

@@ -38,33 +38,41 @@ class BackfillRequest:
     dry_run: bool
 
 
-def plan_backfill(
-    runner: JobRunner, request: BackfillRequest
+def plan_runs(
+    runner: JobRunner,
+    pipeline_name: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    keys: list[str] | None = None,
+    order: Literal["asc", "desc"] = "asc",
+    only: Only = "all",
 ) -> tuple[Pipeline, list[PartitionPlan]]:
-    pipeline = runner.get_pipeline(request.pipeline)
+    """Plan a range (or a list of keys), reading the ledger for only=failed|missing."""
+    pipeline = runner.get_pipeline(pipeline_name)
     scheme = pipeline.scheme
     try:
-        if request.partition_keys is not None:
-            keys = sorted(request.partition_keys)
-            key_range = PartitionKeyRange(keys[0], keys[-1]) if keys else None
-        elif request.start is not None and request.end is not None:
-            key_range = scheme.validate_range(PartitionKeyRange(request.start, request.end))
+        if keys is not None:
+            ordered = sorted(keys)
+            key_range = PartitionKeyRange(ordered[0], ordered[-1]) if ordered else None
+        elif start is not None and end is not None:
+            key_range = scheme.validate_range(PartitionKeyRange(start, end))
         else:
-            raise UserError("a backfill needs start and end, or partition_keys")
+            raise UserError("a plan needs start and end, or partition_keys")
         statuses: dict[tuple[str, str], str] = {}
-        if request.only != "all" and key_range is not None:
+        if only != "all" and key_range is not None:
             states = runner.ledger.get_states(
-                request.pipeline,
+                pipeline_name,
                 scheme.get_partition_date(key_range.start),
                 scheme.get_partition_date(key_range.end),
             )
             statuses = {(s.partition_key, s.job): s.status for s in states}
         plans = plan_partitions(
             pipeline,
-            None if request.partition_keys is not None else key_range,
-            keys=request.partition_keys,
-            order=request.order,
-            only=request.only,
+            None if keys is not None else key_range,
+            keys=keys,
+            order=order,
+            only=only,
             statuses=statuses,
         )
     except ValueError as err:
@@ -192,7 +200,7 @@ def _start_catch_up(
     start = max(scheme.get_previous_key(key, window), pipeline.start)
     end = scheme.get_previous_key(key, 1)
     request = BackfillRequest(name, start, end, None, "asc", "missing", 4, False)
-    _, plans = plan_backfill(runner, request)
+    _, plans = plan_runs(runner, name, start=start, end=end, only="missing")
     if not plans:
         return None
     return start_backfill(executions, request, new_backfill_id(name)).name

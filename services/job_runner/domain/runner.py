@@ -208,7 +208,6 @@ class JobRunner:
                 if self.faults is not None:
                     self.faults.check(request.partition_key)
                 stats = self._execute(
-                    pipeline,
                     request.job,
                     job,
                     Partition(request.partition_key, pipeline.scheme),
@@ -255,7 +254,7 @@ class JobRunner:
         )
 
     def _execute(
-        self, pipeline: Pipeline, job_name: str, job: Job, partition: Partition, job_id_base: str
+        self, job_name: str, job: Job, partition: Partition, job_id_base: str
     ) -> WriteStats:
         if isinstance(job, BigQuerySqlJob):
             sql = self.render_sql((self.spec.root / job.sql).read_text())

@@ -42,7 +42,15 @@ def create_backfill(
 ) -> BackfillPublic:
     """Plan a backfill and start its `backfill` execution (with `dry_run`, only plan it)."""
     request = backfills.BackfillRequest(**body.model_dump())
-    pipeline, plans = backfills.plan_backfill(runner, request)
+    pipeline, plans = backfills.plan_runs(
+        runner,
+        body.pipeline,
+        start=body.start,
+        end=body.end,
+        keys=body.partition_keys,
+        order=body.order,
+        only=body.only,
+    )
     estimate = backfills.estimate(runner, pipeline, plans)
     backfill_id = execution = None
     if not body.dry_run and plans:

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 
 from dayflow.errors import UserError
 from dayflow.partitions import PartitionKeyRange
-from dayflow.planning import plan_partitions
 from dayflow.spec import Pipeline
 from job_runner.api.deps import RunnerDep
+from job_runner.domain.backfills import plan_runs
 from job_runner.domain.checksums import get_partition_checksums
 from job_runner.domain.runner import JobRunner
 from job_runner.models import ChecksumsPublic, PartitionPlanPublic, PlanPublic
@@ -39,17 +39,7 @@ def read_plan(
     only: Literal["all", "failed", "missing"] = "all",
 ) -> PlanPublic:
     """The partitions in [start, end] to run and, for each, its job waves in dependency order."""
-    pipeline, _ = get_range(runner, name, PartitionKeyRange(start, end))
-    statuses: dict[tuple[str, str], str] = {}
-    if only != "all":
-        scheme = pipeline.scheme
-        states = runner.ledger.get_states(
-            name, scheme.get_partition_date(start), scheme.get_partition_date(end)
-        )
-        statuses = {(s.partition_key, s.job): s.status for s in states}
-    plans = plan_partitions(
-        pipeline, PartitionKeyRange(start, end), order=order, only=only, statuses=statuses
-    )
+    _, plans = plan_runs(runner, name, start=start, end=end, order=order, only=only)
     return PlanPublic(
         pipeline=name,
         order=order,

@@ -7,12 +7,11 @@ from fastapi import APIRouter
 from dayflow.partitions import PartitionKeyRange
 from job_runner.api.deps import RunnerDep
 from job_runner.api.routes.pipelines import get_range
-from job_runner.domain.runner import RunRequest
+from job_runner.domain.runner import RunOutcome, RunRequest
 from job_runner.models import (
     JobStatePublic,
     PartitionStatusPublic,
     RunCreate,
-    RunPublic,
     StatusPublic,
 )
 
@@ -20,10 +19,9 @@ router = APIRouter(tags=["runs"])
 
 
 @router.post("/runs")
-def create_run(body: RunCreate, runner: RunnerDep) -> RunPublic:
+def create_run(body: RunCreate, runner: RunnerDep) -> RunOutcome:
     """Run one job for one partition. Rerunning replaces that partition's rows."""
-    outcome = runner.run(RunRequest(**body.model_dump()))
-    return RunPublic(**outcome.__dict__)
+    return runner.run(RunRequest(**body.model_dump()))
 
 
 @router.get("/runs")
