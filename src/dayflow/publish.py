@@ -215,7 +215,8 @@ SELECT
             bigquery.ArrayQueryParameter("ids", "STRING", sorted(wanted)),
         ]
     )
-    client = make_bigquery_client(target.project, target.bigquery_endpoint)
+    # The environment's location: in a single region, job calls without it answer 404.
+    client = make_bigquery_client(target.project, target.bigquery_endpoint, environment.region)
     deadline = time.monotonic() + timeout
     try:
         while True:

@@ -13,7 +13,7 @@ from dayflow.spec import load_spec
 from dayflow.warehouse import make_bigquery_client
 from job_runner.core.config import JobRunnerSettings, get_settings
 from job_runner.domain.faults import Faults
-from job_runner.domain.runner import JobRunner
+from job_runner.domain.runner import JobRunner, TransformAccounts
 
 _build_lock = threading.Lock()
 
@@ -22,7 +22,9 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
     spec = load_spec(settings.spec_path)
     environment = spec.get_environment(settings.env)
     project = settings.gcp_project or environment.gcp_project
-    client = make_bigquery_client(project, settings.bigquery_endpoint, settings.bigquery_location)
+    # Every job call carries the location: regional jobs answer jobs.get only with it.
+    location = settings.bigquery_location or environment.region
+    client = make_bigquery_client(project, settings.bigquery_endpoint, location)
     ledger = RunLedger(client, get_ledger_ref(project, environment.dataset_prefix))
     faults = Faults(settings.faults_file) if settings.faults_file else None
     return JobRunner(
@@ -32,6 +34,10 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
         ledger,
         faults=faults,
         bigquery_endpoint=settings.bigquery_endpoint,
+        location=location,
+        transform_accounts=TransformAccounts(
+            dbt=settings.dbt_service_account, dataform=settings.dataform_service_account
+        ),
     )
 
 

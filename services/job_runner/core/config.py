@@ -6,7 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# IAM member strings, as in an IAM policy binding.
+_MEMBER_KINDS = ("user:", "group:", "serviceAccount:", "domain:")
 
 
 class JobRunnerSettings(BaseSettings):
@@ -25,6 +29,29 @@ class JobRunnerSettings(BaseSettings):
     workflows_endpoint: str | None = None
     # Tests only: a JSON file of failures to inject (see job_runner.domain.faults).
     faults_file: Path | None = None
+    # The accounts dbt and Dataform jobs act as in GCP (impersonated; the job-runner holds
+    # Token Creator on each). Unset: they run as the job-runner. Ignored locally.
+    dbt_service_account: str | None = None
+    dataform_service_account: str | None = None
+    # Caller checks (job_runner.api.callers): off locally; in GCP infra turns them on and names
+    # who may call what. `operator_members` is a JSON list of IAM members, e.g.
+    # ["user:a@x.com", "group:g@x.com", "serviceAccount:ops@p.iam.gserviceaccount.com"].
+    check_callers: bool = False
+    scheduler_service_account: str | None = None
+    workflows_service_account: str | None = None
+    operator_members: list[str] = []
+
+    @field_validator("operator_members")
+    @classmethod
+    def _check_members(cls, members: list[str]) -> list[str]:
+        for member in members:
+            kind, _, name = member.partition(":")
+            if f"{kind}:" not in _MEMBER_KINDS or not name:
+                raise ValueError(
+                    f"operator member {member!r} is not an IAM member "
+                    f"(expected one of {', '.join(k + 'NAME' for k in _MEMBER_KINDS)})"
+                )
+        return members
 
 
 @lru_cache

@@ -135,6 +135,14 @@ class InFlight:
             return stats
 
 
+@dataclass(frozen=True)
+class TransformAccounts:
+    """The service accounts dbt and Dataform jobs act as in GCP (None: the job-runner's own)."""
+
+    dbt: str | None = None
+    dataform: str | None = None
+
+
 class JobRunner:
     """Executes runs against one environment's warehouse."""
 
@@ -147,8 +155,11 @@ class JobRunner:
         clock: Callable[[], float] = time.monotonic,
         faults: Faults | None = None,
         bigquery_endpoint: str | None = None,
+        location: str | None = None,
+        transform_accounts: TransformAccounts | None = None,
     ) -> None:
         self.spec = spec
+        self.env = env
         self.environment = spec.get_environment(env)
         self.project = self.environment.gcp_project
         self.client = client
@@ -157,8 +168,11 @@ class JobRunner:
         self.in_flight = InFlight()
         self._clock = clock
         self.faults = faults
-        # dbt and Dataform open their own BigQuery connections: locally, to the emulator.
+        # dbt and Dataform open their own BigQuery connections: locally, to the emulator; in
+        # GCP in the environment's location, as their own accounts.
         self.bigquery_endpoint = bigquery_endpoint
+        self.location = location or self.environment.region
+        self.transform_accounts = transform_accounts or TransformAccounts()
 
     def get_pipeline(self, pipeline_name: str) -> Pipeline:
         try:
@@ -290,15 +304,18 @@ class JobRunner:
             "dataset_prefix": self.environment.dataset_prefix,
             "bigquery_endpoint": self.bigquery_endpoint,
             "timeout": float(job.timeout_seconds),
-            "location": self.environment.region,
+            "location": self.location,
         }
         if isinstance(job, DbtJob):
             from dayflow.transforms.dbt import run_dbt
 
+            # The environment's name is dbt's target (dev, prod) unless the job names one.
+            kwargs |= {"environment": self.env, "service_account": self.transform_accounts.dbt}
             result = run_dbt(job, **kwargs)  # type: ignore[arg-type]
         else:
             from dayflow.transforms.dataform import run_dataform
 
+            kwargs["service_account"] = self.transform_accounts.dataform
             result = run_dataform(job, **kwargs)  # type: ignore[arg-type]
         details = [node.model_dump(mode="json") for node in result.nodes]
         if not result.success:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dayflow.errors import ToolNotInstalledError, TransformError
+from dayflow.transforms.dataform_credentials import build_cli_credentials, find_adc_file
 from dayflow.transforms.dataform_output import (
     CompiledAction,
     LoggedAction,
@@ -63,7 +64,9 @@ def run_dataform(
     bigquery_endpoint: str | None,
     timeout: float,
     location: str | None = None,
+    service_account: str | None = None,
     dataform_client: DataformApi | None = None,
+    adc_file: Path | None = None,
 ) -> TransformResult:
     """Run the job's Dataform actions for one partition and return per-action results.
 
@@ -75,8 +78,13 @@ def run_dataform(
         dataset_prefix: the environment's dataset prefix, passed as the var `dataset_prefix`.
         bigquery_endpoint: None in GCP; the emulator's URL (`http://127.0.0.1:PORT`) locally.
         timeout: seconds for the whole run, compilation included.
-        location: the BigQuery location (the environment's region); the managed API needs it.
+        location: the BigQuery location (the environment's region) of every job and API call.
+        service_account: in GCP, the account the run acts as: the managed API's workflow
+            invocation runs under it; the CLI impersonates it (see dataform_credentials.py).
+            Ignored locally.
         dataform_client: the managed Dataform API client (a real `DataformClient` by default).
+        adc_file: the CLI's source credentials file for impersonation (default: found from
+            the environment, see `find_adc_file`).
 
     Returns:
         A TransformResult; `success` is False when an action or an assertion failed.
@@ -97,7 +105,17 @@ def run_dataform(
             location=location,
             timeout=timeout,
             client=dataform_client,
+            service_account=service_account,
         )
+    if bigquery_endpoint is not None:
+        service_account = None  # the emulator ignores authentication
+    credentials = build_cli_credentials(
+        project=project,
+        location=location or _DEFAULT_LOCATION,
+        service_account=service_account,
+        adc_file=adc_file if adc_file is not None or service_account is None else find_adc_file(),
+        project_dir=job.project_dir,
+    )
     return _run_cli(
         job,
         project_dir=_check_project(spec_root, job.project_dir),
@@ -106,6 +124,8 @@ def run_dataform(
         location=location or _DEFAULT_LOCATION,
         bigquery_endpoint=bigquery_endpoint,
         timeout=timeout,
+        credentials=credentials,
+        service_account=service_account,
     )
 
 
@@ -165,6 +185,8 @@ def _run_cli(
     location: str,
     bigquery_endpoint: str | None,
     timeout: float,
+    credentials: dict[str, object],
+    service_account: str | None,
 ) -> TransformResult:
     cli = find_cli(project_dir)
     started = time.monotonic()
@@ -179,13 +201,14 @@ def _run_cli(
     selected = select_actions(actions, job.tags, job.actions)
     _check_selection(job, project_dir, actions, selected)
     with tempfile.TemporaryDirectory(prefix="dayflow-dataform-") as tmp:
-        credentials = Path(tmp) / ".df-credentials.json"
-        # Application default credentials in GCP; the emulator ignores authentication.
-        credentials.write_text(json.dumps({"projectId": project, "location": location}))
+        credentials_file = Path(tmp) / ".df-credentials.json"
+        # Application default credentials in GCP, or an impersonated account; the emulator
+        # ignores authentication. The directory is private to this process (mode 0700).
+        credentials_file.write_text(json.dumps(credentials))
         remaining = max(1.0, deadline - time.monotonic())
         argv = [
             str(cli), "run", str(project_dir), *common,
-            f"--credentials={credentials}",
+            f"--credentials={credentials_file}",
             f"--timeout={int(remaining)}s",
             f"--execution-timeout={int(remaining)}s",
         ]  # fmt: skip
@@ -204,7 +227,13 @@ def _run_cli(
         nodes.append(
             NodeResult(name="dataform run", kind="operation", status="failed", message=message)
         )
-    nodes = _with_job_stats(nodes, project=project, bigquery_endpoint=bigquery_endpoint)
+    nodes = _with_job_stats(
+        nodes,
+        project=project,
+        bigquery_endpoint=bigquery_endpoint,
+        location=location,
+        service_account=service_account,
+    )
     failed = [n for n in nodes if n.status == "failed"]
     return TransformResult(
         tool="dataform",
@@ -356,15 +385,19 @@ def _nodes(selected: list[CompiledAction], logged: list[LoggedAction]) -> list[N
 
 
 def _with_job_stats(
-    nodes: list[NodeResult], *, project: str, bigquery_endpoint: str | None
+    nodes: list[NodeResult],
+    *,
+    project: str,
+    bigquery_endpoint: str | None,
+    location: str,
+    service_account: str | None,
 ) -> list[NodeResult]:
     """Fill in rows (tables) and seconds (all actions) from the BigQuery jobs they ran."""
     if not any(n.bigquery_job_ids for n in nodes):
         return nodes
-    from dayflow.transforms.job_stats import read_job_stats
-    from dayflow.warehouse import make_bigquery_client
+    from dayflow.transforms.job_stats import open_stats_client, read_job_stats
 
-    client = make_bigquery_client(project, bigquery_endpoint)
+    client = open_stats_client(project, bigquery_endpoint, location, service_account)
     try:
         # One jobs API read per job: in parallel, as an assertion alone runs two jobs.
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -98,10 +98,16 @@ def run_managed_dataform(
     location: str | None,
     timeout: float,
     client: DataformApi | None = None,
+    service_account: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> TransformResult:
-    """Compile, invoke and poll the job's repository; cancel the invocation on timeout."""
+    """Compile, invoke and poll the job's repository; cancel the invocation on timeout.
+
+    With `service_account`, the workflow invocation runs under that account
+    (`InvocationConfig.service_account`, google-cloud-dataform `dataform_v1`); without it, under
+    the repository's service account, else Dataform's default service agent.
+    """
     from google.cloud.dataform_v1 import types
 
     assert job.managed is not None
@@ -148,6 +154,7 @@ def run_managed_dataform(
                 included_targets=[
                     types.Target(database=d, schema=s, name=n) for d, s, n in targets
                 ],
+                service_account=service_account or "",
             ),
         ),
         timeout=call_timeout(),

@@ -79,6 +79,7 @@ def run_dbt(
     timeout: float,
     location: str | None = None,
     environment: str | None = None,
+    service_account: str | None = None,
     artifacts_dir: Path | None = None,
 ) -> TransformResult:
     """Build the job's dbt selection for one partition and return per-node results.
@@ -94,6 +95,7 @@ def run_dbt(
         location: the BigQuery location of new datasets (the environment's region).
         environment: the dayflow environment (dev, prod); in GCP it names the dbt target
             unless the job sets `target`. Local runs always use the target `local`.
+        service_account: in GCP, the account dbt acts as (impersonated); None: the caller's own.
         artifacts_dir: keep dbt's target directory (manifest, compiled and run SQL) here.
 
     Returns:
@@ -129,6 +131,7 @@ def run_dbt(
                 bigquery_endpoint=bigquery_endpoint,
                 timeout=timeout,
                 target=job.target or environment,
+                impersonate_service_account=service_account,
             )
             (work / "profiles.yml").write_text(yaml.safe_dump(profile))
             common = [
@@ -152,7 +155,13 @@ def run_dbt(
                 nodes += _run_warn_tests(runner, common, job)
     finally:
         _DBT_LOCK.release()
-    nodes = _with_rows(nodes, project=project, bigquery_endpoint=bigquery_endpoint)
+    nodes = _with_rows(
+        nodes,
+        project=project,
+        bigquery_endpoint=bigquery_endpoint,
+        location=location,
+        service_account=service_account,
+    )
     error = describe_failure("dbt", nodes)
     failed = [n for n in nodes if n.status == "failed"]
     return TransformResult(
@@ -268,15 +277,19 @@ def _node_result(result: Any, *, warn: bool) -> NodeResult:
 
 
 def _with_rows(
-    nodes: list[NodeResult], *, project: str, bigquery_endpoint: str | None
+    nodes: list[NodeResult],
+    *,
+    project: str,
+    bigquery_endpoint: str | None,
+    location: str | None,
+    service_account: str | None,
 ) -> list[NodeResult]:
     """Replace dbt's row counts of models by the rows their BigQuery jobs wrote."""
     if not any(n.kind == "model" and n.bigquery_job_ids for n in nodes):
         return nodes
-    from dayflow.transforms.job_stats import read_job_stats
-    from dayflow.warehouse import make_bigquery_client
+    from dayflow.transforms.job_stats import open_stats_client, read_job_stats
 
-    client = make_bigquery_client(project, bigquery_endpoint)
+    client = open_stats_client(project, bigquery_endpoint, location, service_account)
     try:
         updated = []
         for node in nodes:

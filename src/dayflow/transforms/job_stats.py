@@ -34,6 +34,35 @@ class JobStats:
     seconds: float | None
 
 
+def open_stats_client(
+    project: str,
+    bigquery_endpoint: str | None,
+    location: str | None,
+    service_account: str | None = None,
+) -> bigquery.Client:
+    """A client reading the jobs a transform ran: in their location, as the account that ran them.
+
+    Regional jobs answer `jobs.get` only with their location, else 404 ("If the job's location
+    is in a single region ... you must specify the location",
+    https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/get). Reading as the account
+    that created the jobs needs only the `bigquery.jobs.create` it already holds (same page).
+    Locally (`bigquery_endpoint` set) nobody is impersonated.
+    """
+    from dayflow.warehouse import make_bigquery_client
+
+    if bigquery_endpoint is not None or service_account is None:
+        return make_bigquery_client(project, bigquery_endpoint, location)
+    from google.cloud import bigquery
+
+    from dayflow.transforms.impersonation import get_impersonated_credentials
+
+    return bigquery.Client(
+        project=project,
+        location=location,
+        credentials=get_impersonated_credentials(service_account),
+    )
+
+
 def read_job_stats(client: bigquery.Client, job_ids: Iterable[str]) -> JobStats:
     """Sum the rows written (scripts through their child jobs) and run time of `job_ids`."""
     from google.cloud.bigquery import DEFAULT_RETRY
