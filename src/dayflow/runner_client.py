@@ -16,13 +16,26 @@ class JobRunnerClient:
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
 
     @classmethod
-    def for_cloud_run(cls, base_url: str) -> JobRunnerClient:
-        """A client for a private Cloud Run service: the audience of the ID token is its URL."""
-        import google.auth.transport.requests
-        import google.oauth2.id_token
+    def for_cloud_run(
+        cls,
+        base_url: str,
+        impersonate_service_account: str | None = None,
+        request: Any = None,
+        source_credentials: Any = None,
+    ) -> JobRunnerClient:
+        """A client for a private Cloud Run service: the audience of the ID token is its URL.
 
-        token = google.oauth2.id_token.fetch_id_token(  # type: ignore[no-untyped-call]
-            google.auth.transport.requests.Request(), base_url
+        The token comes from impersonating `impersonate_service_account` if given, else from a
+        service-account key file or the metadata server (see dayflow.runner_auth); `request`
+        and `source_credentials` are the Google transport and credentials (tests pass fakes).
+        """
+        from dayflow.runner_auth import fetch_job_runner_id_token
+
+        token = fetch_job_runner_id_token(
+            base_url.rstrip("/"),
+            impersonate_service_account=impersonate_service_account,
+            request=request,
+            source_credentials=source_credentials,
         )
         return cls(base_url, token)
 

@@ -22,6 +22,9 @@ class DayflowSettings(BaseSettings):
     # is the local engine's, read from the running stack, or GCP's when unset in dev/prod.
     workflows_location: str | None = None
     workflows_endpoint: str | None = None
+    # The service account to impersonate when calling a deployed job-runner (overrides the
+    # environment's `impersonate_service_account`; `--impersonate-service-account` overrides it).
+    impersonate_service_account: str | None = None
 
 
 @lru_cache

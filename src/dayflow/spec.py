@@ -72,6 +72,11 @@ class Environment(_Model):
     # Physical dataset = dataset_prefix + logical dataset name, e.g. "dev_" + "mart".
     dataset_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
     labels: dict[str, str] = Field(default_factory=dict)
+    # The service account the CLI impersonates to call this environment's job-runner (infra's
+    # stack output `operator_service_account`); people cannot mint ID tokens themselves.
+    impersonate_service_account: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\.gserviceaccount\.com$"
+    )
 
     def get_dataset_id(self, logical: str) -> str:
         return f"{self.dataset_prefix}{logical}"

@@ -29,7 +29,7 @@ class FakeJobsApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 location = parse_qs(url.query).get("location", [None])[0]
                 job_id = url.path.rsplit("/", 1)[-1]

@@ -12,6 +12,7 @@ from rich.table import Table
 from dayflow.cli.app import app
 from dayflow.cli.context import (
     EnvOption,
+    ImpersonateOption,
     SpecOption,
     console,
     get_executions,
@@ -39,6 +40,7 @@ def backfill(
     poll: Annotated[float, typer.Option(help="Seconds between progress polls")] = 1.0,
     spec_path: SpecOption = None,
     env: EnvOption = None,
+    impersonate: ImpersonateOption = None,
 ) -> None:
     """Run a pipeline over a range of partitions as a `backfill` Workflows execution."""
     spec = get_spec(spec_path)
@@ -47,7 +49,7 @@ def backfill(
         scheme.validate_range(PartitionKeyRange(start, end))
     except ValueError as err:
         raise UserError(str(err)) from None
-    runner = get_job_runner(env)
+    runner = get_job_runner(env, impersonate, spec_path)
     body = {"pipeline": pipeline, "start": start, "end": end, "order": order, "only": only}
     if dry_run:
         show_estimate(runner.create_backfill({**body, "concurrency": concurrency, "dry_run": True}))

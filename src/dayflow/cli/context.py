@@ -23,6 +23,14 @@ SpecOption = Annotated[
 EnvOption = Annotated[
     EnvName | None, typer.Option("--env", help="Environment (default: $DAYFLOW_ENV or local)")
 ]
+ImpersonateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--impersonate-service-account",
+        help="Call the job-runner as this service account (default: "
+        "$DAYFLOW_IMPERSONATE_SERVICE_ACCOUNT, else the environment's impersonate_service_account)",
+    ),
+]
 
 
 def get_spec(path: Path | None = None) -> Spec:
@@ -33,14 +41,28 @@ def get_env(env: EnvName | None) -> EnvName:
     return env or get_settings().env
 
 
-def get_job_runner(env: EnvName | None = None) -> JobRunnerClient:
-    """A client of the environment's job-runner: the local stack's, or $DAYFLOW_JOB_RUNNER_URL."""
+def get_job_runner(
+    env: EnvName | None = None,
+    impersonate_service_account: str | None = None,
+    spec_path: Path | None = None,
+) -> JobRunnerClient:
+    """A client of the environment's job-runner: the local stack's, or $DAYFLOW_JOB_RUNNER_URL.
+
+    In GCP the ID token is minted as the first account named by `--impersonate-service-account`,
+    $DAYFLOW_IMPERSONATE_SERVICE_ACCOUNT or the environment's `impersonate_service_account`;
+    without one, from a service-account key file or the metadata server.
+    """
     settings = get_settings()
     env = get_env(env)
     if settings.job_runner_url:
         if env == "local":
             return JobRunnerClient(settings.job_runner_url)
-        return JobRunnerClient.for_cloud_run(settings.job_runner_url)
+        account = impersonate_service_account or settings.impersonate_service_account
+        if account is None:
+            account = _get_spec_account(spec_path, env)
+        return JobRunnerClient.for_cloud_run(
+            settings.job_runner_url, impersonate_service_account=account
+        )
     if env != "local":
         raise UserError(
             f"no job-runner URL for env {env!r} (expected DAYFLOW_JOB_RUNNER_URL, "
@@ -49,6 +71,14 @@ def get_job_runner(env: EnvName | None = None) -> JobRunnerClient:
     from dayflow.local.stack import get_stack
 
     return JobRunnerClient(get_stack(settings.state_dir)["job_runner_url"])
+
+
+def _get_spec_account(spec_path: Path | None, env: EnvName) -> str | None:
+    """The environment's `impersonate_service_account`, if a spec file is there to say it."""
+    path = spec_path or get_settings().spec
+    if not path.is_file():
+        return None
+    return get_spec(path).get_environment(env).impersonate_service_account
 
 
 def get_executions(spec: Spec, env: EnvName | None = None) -> WorkflowsExecutions:

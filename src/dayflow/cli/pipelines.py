@@ -10,7 +10,14 @@ import typer
 from rich.table import Table
 
 from dayflow.cli.app import app
-from dayflow.cli.context import EnvOption, SpecOption, console, get_job_runner, get_spec
+from dayflow.cli.context import (
+    EnvOption,
+    ImpersonateOption,
+    SpecOption,
+    console,
+    get_job_runner,
+    get_spec,
+)
 from dayflow.errors import DayflowError
 
 STATUS_STYLE = {
@@ -38,9 +45,10 @@ def run(
     partition: Annotated[str, typer.Option("--partition", "-p", help="Partition key")],
     job: Annotated[str | None, typer.Option("--job", "-j", help="Run only this job")] = None,
     env: EnvOption = None,
+    impersonate: ImpersonateOption = None,
 ) -> None:
     """Run the jobs of one partition in dependency order through the job-runner."""
-    client = get_job_runner(env)
+    client = get_job_runner(env, impersonate)
     if job is not None:
         waves = [[job]]
     else:
@@ -78,9 +86,10 @@ def status(
     start: Annotated[str, typer.Option(help="First partition key (inclusive)")],
     end: Annotated[str, typer.Option(help="Last partition key (inclusive)")],
     env: EnvOption = None,
+    impersonate: ImpersonateOption = None,
 ) -> None:
     """A grid of partitions x jobs, coloured by the run ledger's newest status."""
-    grid = get_job_runner(env).get_status(pipeline, start, end)
+    grid = get_job_runner(env, impersonate).get_status(pipeline, start, end)
     table = Table("partition", *grid["jobs"], title=f"{pipeline}: {start} .. {end}")
     for row in grid["partitions"]:
         cells = []
@@ -100,9 +109,10 @@ def checksum(
     end: Annotated[str, typer.Option(help="Last partition key (inclusive)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     env: EnvOption = None,
+    impersonate: ImpersonateOption = None,
 ) -> None:
     """Row count and fingerprint of every partition of every table the pipeline replaces."""
-    result = get_job_runner(env).get_checksums(pipeline, start, end)
+    result = get_job_runner(env, impersonate).get_checksums(pipeline, start, end)
     if as_json:
         print(json.dumps(result, indent=2))
         return
