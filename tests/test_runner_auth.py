@@ -23,8 +23,7 @@ from google.oauth2.credentials import Credentials as UserCredentials
 from dayflow.errors import UserError
 from dayflow.runner_auth import fetch_job_runner_id_token
 from dayflow.runner_client import JobRunnerClient
-
-from .google_fakes import USER_ACCESS_TOKEN, FakeGoogle
+from tests.google_fakes import USER_ACCESS_TOKEN, FakeGoogle
 
 URL = "https://dayflow-job-runner-abc123-lz.a.run.app"
 OPERATOR_SA = "dayflow-operator@acme-shop-dev.iam.gserviceaccount.com"

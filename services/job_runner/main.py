@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from job_runner.api.callers import add_caller_checks, log_caller_checks
 from job_runner.api.routes import backfills, health, pipelines, runs
-from job_runner.core.config import JobRunnerSettings
+from job_runner.core.config import JobRunnerSettings, get_settings
 from job_runner.errors import add_error_handlers
 
 
@@ -17,6 +18,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_caller_checks(app.state.settings or get_settings())
         yield
         runner = getattr(app.state, "runner", None)
         if runner is not None:
@@ -25,6 +27,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     app = FastAPI(title="dayflow job-runner", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     add_error_handlers(app)
+    add_caller_checks(app)  # before the routers: it applies to routes included after it
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(pipelines.router)
