@@ -22,7 +22,7 @@ from google.oauth2.credentials import Credentials as UserCredentials
 
 from dayflow.errors import UserError
 from dayflow.runner_auth import fetch_job_runner_id_token
-from dayflow.runner_client import JobRunnerClient
+from dayflow.runner_client import IdTokenAuth, JobRunnerClient
 from tests.google_fakes import USER_ACCESS_TOKEN, FakeGoogle
 
 URL = "https://dayflow-job-runner-abc123-lz.a.run.app"
@@ -45,23 +45,71 @@ def no_key_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
 
 
-def test_a_person_impersonating_the_operator_account_gets_its_token() -> None:
+class RecordingServer:
+    """A local HTTP server that answers `{}` and records each request's Authorization header."""
+
+    def __init__(self) -> None:
+        self.authorizations: list[str | None] = []
+        recorded = self.authorizations
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                recorded.append(self.headers.get("Authorization"))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def recording_server() -> Iterator[RecordingServer]:
+    server = RecordingServer()
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_a_person_impersonating_the_operator_account_gets_its_token(
+    recording_server: RecordingServer,
+) -> None:
     google = FakeGoogle(token_creator_on={OPERATOR_SA})
     client = JobRunnerClient.for_cloud_run(
-        URL + "/",
+        recording_server.url + "/",
         impersonate_service_account=OPERATOR_SA,
         request=google,
         source_credentials=user_credentials(),
     )
     try:
-        token = client._http.headers["Authorization"].removeprefix("Bearer ")
+        client.get_stats()
     finally:
         client.close()
-    claims = jwt.decode(token, verify=False)
-    assert (claims["aud"], claims["email"]) == (URL, OPERATOR_SA)
+    [authorization] = recording_server.authorizations
+    claims = jwt.decode((authorization or "").removeprefix("Bearer "), verify=False)
+    # The audience is the service's URL; the email is what the job-runner's caller check reads.
+    assert (claims["aud"], claims["email"]) == (recording_server.url, OPERATOR_SA)
     [(method, url, headers)] = [c for c in google.calls if "iamcredentials" in c[1]]
     assert (method, headers["Authorization"]) == ("POST", f"Bearer {USER_ACCESS_TOKEN}")
     assert url.endswith(f"/serviceAccounts/{OPERATOR_SA}:generateIdToken")
+
+
+def test_a_token_near_its_expiry_is_replaced_before_the_next_request() -> None:
+    """ID tokens live an hour; a backfill's progress may be polled for longer."""
+    key = FakeGoogle().key
+    now = [1_000_000.0]
+    auth = IdTokenAuth(lambda: key.sign(aud=URL, exp=int(now[0]) + 3600), clock=lambda: now[0])
+    first = auth.get_token()
+    now[0] += 3000  # ten minutes left: still used
+    assert auth.get_token() == first and auth.fetches == 1
+    now[0] += 400  # under five minutes left: replaced
+    assert auth.get_token() != first and auth.fetches == 2
 
 
 def test_impersonation_without_token_creator_names_the_missing_role() -> None:

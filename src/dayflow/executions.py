@@ -11,9 +11,12 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dayflow.errors import DayflowError, UserError
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
 
 # Workflows rejects larger execution arguments.
 MAX_ARGUMENT_BYTES = 32 * 1024
@@ -63,12 +66,19 @@ class WorkflowsExecutions:
     """`Executions` over google-cloud-workflows. `endpoint` is the local engine's gRPC
     `host:port`, or None for GCP."""
 
-    def __init__(self, project: str, location: str, endpoint: str | None = None) -> None:
+    def __init__(
+        self,
+        project: str,
+        location: str,
+        endpoint: str | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
         from google.cloud.workflows import executions_v1
 
         self.parent = f"projects/{project}/locations/{location}"
         if endpoint is None:
-            self._client = executions_v1.ExecutionsClient()
+            # `credentials`: e.g. an impersonated operator account; default: the caller's own.
+            self._client = executions_v1.ExecutionsClient(credentials=credentials)
         else:
             import grpc  # type: ignore[import-untyped]
             from google.cloud.workflows.executions_v1.services.executions.transports import (

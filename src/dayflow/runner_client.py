@@ -2,18 +2,76 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Generator
 from typing import Any
 
 import httpx
 
 from dayflow.errors import DayflowError, NotFoundError, UserError
 
+# Fetch a new ID token this many seconds before the current one expires (they live an hour).
+_REFRESH_MARGIN = 300.0
+
+
+def _get_expiry(token: str) -> float:
+    """The `exp` claim of a JWT (not verified: the server verifies it); 0 if unreadable."""
+    try:
+        payload = token.split(".")[1]
+        return float(
+            json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+        )
+    except (IndexError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+class IdTokenAuth(httpx.Auth):
+    """Sends `Authorization: Bearer <ID token>`, fetching a new token as the old one nears expiry.
+
+    A backfill's progress can be polled for longer than a token lives.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], str],
+        margin: float = _REFRESH_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._fetch = fetch
+        self._margin = margin
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token = fetch()
+        self.fetches = 1
+
+    def get_token(self) -> str:
+        with self._lock:
+            if _get_expiry(self._token) - self._clock() < self._margin:
+                self._token = self._fetch()
+                self.fetches += 1
+            return self._token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
+        request.headers["Authorization"] = f"Bearer {self.get_token()}"
+        yield request
+
 
 class JobRunnerClient:
-    def __init__(self, base_url: str, id_token: str | None = None, timeout: float = 3600) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        id_token: str | None = None,
+        timeout: float = 3600,
+        auth: httpx.Auth | None = None,
+    ) -> None:
         headers = {"Authorization": f"Bearer {id_token}"} if id_token else {}
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, auth=auth
+        )
 
     @classmethod
     def for_cloud_run(
@@ -31,13 +89,15 @@ class JobRunnerClient:
         """
         from dayflow.runner_auth import fetch_job_runner_id_token
 
-        token = fetch_job_runner_id_token(
-            base_url.rstrip("/"),
-            impersonate_service_account=impersonate_service_account,
-            request=request,
-            source_credentials=source_credentials,
-        )
-        return cls(base_url, token)
+        def fetch() -> str:
+            return fetch_job_runner_id_token(
+                base_url.rstrip("/"),
+                impersonate_service_account=impersonate_service_account,
+                request=request,
+                source_credentials=source_credentials,
+            )
+
+        return cls(base_url, auth=IdTokenAuth(fetch))
 
     def close(self) -> None:
         self._http.close()

@@ -150,7 +150,10 @@ def get_caller_email(request: Request, google_request: Callable[..., Any]) -> st
 
         token = _bearer(authorization, "Authorization")
         try:
-            claims = google.oauth2.id_token.verify_oauth2_token(token, google_request)  # type: ignore[no-untyped-call]
+            # A few seconds of clock skew: the token may be minted by a clock slightly ahead.
+            claims = google.oauth2.id_token.verify_oauth2_token(  # type: ignore[no-untyped-call]
+                token, google_request, clock_skew_in_seconds=10
+            )
         except (ValueError, exceptions.GoogleAuthError) as err:
             raise CallerNotAllowedError(
                 f"the caller's ID token is not valid ({' '.join(str(err).split())[:200]})"

@@ -61,7 +61,7 @@ def backfill(
         )
         return
     backfill_id = new_backfill_id(pipeline)
-    executions = get_executions(spec, env)
+    executions = get_executions(spec, env, impersonate)
     execution = executions.start(
         BACKFILL_WORKFLOW,
         {**body, "concurrency": concurrency, "dry_run": False, "backfill_id": backfill_id},
@@ -145,11 +145,12 @@ def executions(
     limit: Annotated[int, typer.Option(min=1, max=200, help="Executions per workflow")] = 20,
     spec_path: SpecOption = None,
     env: EnvOption = None,
+    impersonate: ImpersonateOption = None,
 ) -> None:
     """Recent run_partition and backfill executions of a pipeline."""
     spec = get_spec(spec_path)
     spec.get_pipeline(pipeline)
-    client = get_executions(spec, env)
+    client = get_executions(spec, env, impersonate)
     rows = [
         (workflow, info)
         for workflow in (BACKFILL_WORKFLOW, RUN_PARTITION_WORKFLOW)

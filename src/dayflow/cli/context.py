@@ -81,8 +81,16 @@ def _get_spec_account(spec_path: Path | None, env: EnvName) -> str | None:
     return get_spec(path).get_environment(env).impersonate_service_account
 
 
-def get_executions(spec: Spec, env: EnvName | None = None) -> WorkflowsExecutions:
-    """The Workflows Executions API of the environment: the local engine's, or GCP's."""
+def get_executions(
+    spec: Spec,
+    env: EnvName | None = None,
+    impersonate_service_account: str | None = None,
+) -> WorkflowsExecutions:
+    """The Workflows Executions API of the environment: the local engine's, or GCP's.
+
+    In GCP, executions start as the account the job-runner is called as (see `get_job_runner`):
+    infra grants the operator account, not each person, the Workflows invoker role.
+    """
     settings = get_settings()
     env = get_env(env)
     environment = spec.get_environment(env)
@@ -93,4 +101,14 @@ def get_executions(spec: Spec, env: EnvName | None = None) -> WorkflowsExecution
 
         stack = get_stack(settings.state_dir)
         endpoint, location = stack["workflows_grpc"], stack["workflows_location"]
-    return WorkflowsExecutions(environment.gcp_project, location, endpoint)
+    credentials = None
+    account = (
+        impersonate_service_account
+        or settings.impersonate_service_account
+        or environment.impersonate_service_account
+    )
+    if env != "local" and endpoint is None and account:
+        from dayflow.impersonation import get_impersonated_credentials
+
+        credentials = get_impersonated_credentials(account)
+    return WorkflowsExecutions(environment.gcp_project, location, endpoint, credentials)

@@ -54,7 +54,7 @@ def open_stats_client(
         return make_bigquery_client(project, bigquery_endpoint, location)
     from google.cloud import bigquery
 
-    from dayflow.transforms.impersonation import get_impersonated_credentials
+    from dayflow.impersonation import get_impersonated_credentials
 
     return bigquery.Client(
         project=project,
