@@ -106,7 +106,10 @@ def run_managed_dataform(
 
     With `service_account`, the workflow invocation runs under that account
     (`InvocationConfig.service_account`, google-cloud-dataform `dataform_v1`); without it, under
-    the repository's service account, else Dataform's default service agent.
+    the repository's service account, else Dataform's default service agent. Strict act-as mode
+    requires the caller (the job-runner) to hold `iam.serviceAccounts.actAs` on that account
+    (https://cloud.google.com/dataform/docs/strict-act-as-mode), and Dataform's service agent
+    mints its tokens (https://cloud.google.com/dataform/docs/access-control).
     """
     from google.cloud.dataform_v1 import types
 
