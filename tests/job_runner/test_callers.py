@@ -167,3 +167,13 @@ def test_operator_members_must_be_iam_members() -> None:
         ValueError, match=r"operator member 'ada@acme.example' is not an IAM member"
     ):
         settings(operator_members=["ada@acme.example"])
+
+
+def test_infra_passes_operator_members_as_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOB_RUNNER_CHECK_CALLERS", "true")
+    monkeypatch.setenv(
+        "JOB_RUNNER_OPERATOR_MEMBERS", '["user:ada@acme.example", "group:g@acme.example"]'
+    )
+    read = JobRunnerSettings()
+    assert read.check_callers is True
+    assert read.operator_members == ["user:ada@acme.example", "group:g@acme.example"]

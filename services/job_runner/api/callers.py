@@ -12,7 +12,8 @@ Run accepts the ID token in `Authorization: Bearer` or in `X-Serverless-Authoriz
 (Google's certs, issuer, expiry). A token in `X-Serverless-Authorization` arrives with its
 signature removed by Cloud Run, which verified it before forwarding; it cannot be verified again,
 so only its claims are decoded, which is safe because nothing reaches the container without
-passing Cloud Run (a forged header is what Cloud Run itself would have checked and refused). The
+passing Cloud Run (a forged header is what Cloud Run itself would have checked and refused). That
+holds while the service keeps Cloud Run's invoker IAM check on (infra deploys it private). The
 audience is Cloud Run's to check (it refuses tokens for another service).
 
 Groups: a `group:` operator member cannot be checked from a token (ID tokens carry no group
