@@ -4,8 +4,8 @@
 talks to Google, so the real library code runs up to the HTTP call. It answers as
 - the OAuth token endpoint (user refresh, and the service-account key ID token grant),
   https://developers.google.com/identity/protocols/oauth2;
-- the IAM Credentials API `generateIdToken`,
-  https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateIdToken
+- the IAM Credentials API `generateIdToken` and `generateAccessToken`,
+  https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts
   (403 PERMISSION_DENIED without Token Creator on the account);
 - the metadata server (ping, service account info, identity),
   https://cloud.google.com/compute/docs/instances/verifying-instance-identity#request_signature;
@@ -133,7 +133,8 @@ class FakeGoogle:
                 aud=assertion["target_audience"], email=assertion["iss"], sub="1")})  # fmt: skip
         if parsed.hostname == "iamcredentials.googleapis.com":
             account = parsed.path.rsplit("/", 1)[-1].split(":")[0]
-            if (headers or {}).get("Authorization") != f"Bearer {USER_ACCESS_TOKEN}":
+            lower = {k.lower(): v for k, v in (headers or {}).items()}
+            if lower.get("authorization") != f"Bearer {USER_ACCESS_TOKEN}":
                 return _json(401, {"error": {"code": 401, "message": "Request had invalid "
                                              "authentication credentials.",
                                              "status": "UNAUTHENTICATED"}})  # fmt: skip
@@ -142,6 +143,10 @@ class FakeGoogle:
                     "'iam.serviceAccounts.getOpenIdToken' denied on resource (or it may not "
                     "exist).", "status": "PERMISSION_DENIED"}})  # fmt: skip
             request = json.loads(text)
+            if parsed.path.endswith(":generateAccessToken"):
+                expire = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+                return _json(200, {"accessToken": f"access-token-of-{account}",
+                                   "expireTime": expire.strftime("%Y-%m-%dT%H:%M:%SZ")})  # fmt: skip
             claims = {"aud": request["audience"], "sub": "2"}
             if request.get("includeEmail"):
                 claims |= {"email": account, "email_verified": True}

@@ -9,19 +9,27 @@ Dataform CLI's credentials file (installed @dataform/cli bundle and google-auth-
 
 from __future__ import annotations
 
+import base64
 import json
-import re
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
+from google.auth.credentials import Credentials
 
-from dayflow.errors import TransformError
+from dayflow.impersonation import get_impersonated_credentials
 from dayflow.spec import DataformJob, ManagedDataform
 from dayflow.transforms.dataform import run_dataform
 from dayflow.transforms.dataform_credentials import build_cli_credentials
 from dayflow.transforms.dbt_profile import PROFILE_NAME, build_profile
+from dayflow.transforms.token_broker import TokenBroker
 from job_runner.api.deps import build_runner
 from job_runner.core.config import JobRunnerSettings
+from tests.google_fakes import FakeGoogle
+from tests.test_runner_auth import user_credentials
 
 from .fake_dataform import FakeDataform, ScriptedAction
 from .semantic_layer import ROOT, partition
@@ -103,37 +111,52 @@ def test_managed_dataform_invocation_runs_under_the_dataform_account() -> None:
     assert fake.invocations[0].invocation_config.service_account == DATAFORM_SA
 
 
-def test_dataform_cli_impersonates_from_a_user_credentials_file(tmp_path: Path) -> None:
-    adc = tmp_path / "application_default_credentials.json"
-    user = {"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}
-    adc.write_text(json.dumps(user))
-    contents = build_cli_credentials(
-        project="acme-shop-dev", location="europe-north1", service_account=DATAFORM_SA, adc_file=adc
-    )
-    assert (contents["projectId"], contents["location"]) == ("acme-shop-dev", "europe-north1")
-    inner = json.loads(contents["credentials"])
-    assert inner["type"] == "impersonated_service_account"
-    assert inner["service_account_impersonation_url"].endswith(
-        f"/serviceAccounts/{DATAFORM_SA}:generateAccessToken"
-    )
-    assert inner["source_credentials"] == user
+def impersonated(google: FakeGoogle) -> Credentials:
+    return get_impersonated_credentials(DATAFORM_SA, source_credentials=user_credentials())
+
+
+def test_token_broker_serves_the_impersonated_accounts_tokens_to_its_holder_only() -> None:
+    google = FakeGoogle(token_creator_on={DATAFORM_SA})
+    with TokenBroker(impersonated(google), request=google) as broker:
+        creds = broker.get_credentials_json()
+        basic = base64.b64encode(f"{creds['client_id']}:{creds['client_secret']}".encode())
+        form = {"grant_type": "refresh_token", "refresh_token": creds["refresh_token"]}
+        ok = httpx.post(
+            broker.token_url, data=form, headers={"Authorization": f"Basic {basic.decode()}"}
+        )
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["access_token"] == f"access-token-of-{DATAFORM_SA}"
+        assert 3000 < ok.json()["expires_in"] <= 3600
+        stolen = httpx.post(broker.token_url, data={**form, "refresh_token": "guess"},
+                            headers={"Authorization": f"Basic {basic.decode()}"})  # fmt: skip
+        assert stolen.status_code == 401
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None, reason="needs Node.js (the Dataform CLI's runtime)"
+)
+def test_the_dataform_clis_auth_library_takes_its_token_from_the_broker() -> None:
+    """The CLI's own google-auth-library, loading the credentials file we write."""
+    google = FakeGoogle(token_creator_on={DATAFORM_SA})
+    library = ROOT / "transform/dataform/node_modules/google-auth-library"
+    with TokenBroker(impersonated(google), request=google) as broker:
+        contents = build_cli_credentials(project="acme-shop-dev", location="europe-north1",
+                                         broker=broker)  # fmt: skip
+        script = (
+            f"const {{GoogleAuth}} = require({json.dumps(str(library))});"
+            f"const auth = new GoogleAuth({{credentials: JSON.parse(process.env.CREDS),"
+            " scopes: ['https://www.googleapis.com/auth/cloud-platform']});"
+            "auth.getAccessToken().then(t => console.log(t), e => {console.error(e); process.exit(1)});"
+        )
+        result = subprocess.run(
+            ["node", "-e", script], env={"PATH": os.environ["PATH"], "CREDS": contents["credentials"]},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"access-token-of-{DATAFORM_SA}"
+    assert broker.requests == 1
 
 
 def test_dataform_cli_without_an_account_uses_default_credentials() -> None:
-    contents = build_cli_credentials(
-        project="acme-shop-dev", location="EU", service_account=None, adc_file=None
-    )
+    contents = build_cli_credentials(project="acme-shop-dev", location="EU")
     assert contents == {"projectId": "acme-shop-dev", "location": "EU"}
-
-
-def test_dataform_cli_refuses_to_run_as_itself_when_it_cannot_impersonate() -> None:
-    """On Cloud Run the source is the metadata server, which the CLI's file cannot name."""
-    with pytest.raises(TransformError, match=re.escape(f"must run as {DATAFORM_SA}")) as err:
-        build_cli_credentials(
-            project="acme-shop-dev",
-            location="europe-north1",
-            service_account=DATAFORM_SA,
-            adc_file=None,
-            project_dir="transform/dataform",
-        )
-    assert "`managed`" in str(err.value)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dayflow.errors import ToolNotInstalledError, TransformError
-from dayflow.transforms.dataform_credentials import build_cli_credentials, find_adc_file
+from dayflow.transforms.dataform_credentials import build_cli_credentials
 from dayflow.transforms.dataform_output import (
     CompiledAction,
     LoggedAction,
@@ -43,6 +43,7 @@ from dayflow.transforms.results import (
     is_transient,
     sum_rows,
 )
+from dayflow.transforms.token_broker import TokenBroker
 
 if TYPE_CHECKING:
     from dayflow.spec import DataformJob
@@ -66,7 +67,6 @@ def run_dataform(
     location: str | None = None,
     service_account: str | None = None,
     dataform_client: DataformApi | None = None,
-    adc_file: Path | None = None,
 ) -> TransformResult:
     """Run the job's Dataform actions for one partition and return per-action results.
 
@@ -80,11 +80,9 @@ def run_dataform(
         timeout: seconds for the whole run, compilation included.
         location: the BigQuery location (the environment's region) of every job and API call.
         service_account: in GCP, the account the run acts as: the managed API's workflow
-            invocation runs under it; the CLI impersonates it (see dataform_credentials.py).
-            Ignored locally.
+            invocation runs under it; the CLI gets its tokens through a loopback broker (see
+            dataform_credentials.py). Ignored locally.
         dataform_client: the managed Dataform API client (a real `DataformClient` by default).
-        adc_file: the CLI's source credentials file for impersonation (default: found from
-            the environment, see `find_adc_file`).
 
     Returns:
         A TransformResult; `success` is False when an action or an assertion failed.
@@ -109,13 +107,6 @@ def run_dataform(
         )
     if bigquery_endpoint is not None:
         service_account = None  # the emulator ignores authentication
-    credentials = build_cli_credentials(
-        project=project,
-        location=location or _DEFAULT_LOCATION,
-        service_account=service_account,
-        adc_file=adc_file if adc_file is not None or service_account is None else find_adc_file(),
-        project_dir=job.project_dir,
-    )
     return _run_cli(
         job,
         project_dir=_check_project(spec_root, job.project_dir),
@@ -124,7 +115,6 @@ def run_dataform(
         location=location or _DEFAULT_LOCATION,
         bigquery_endpoint=bigquery_endpoint,
         timeout=timeout,
-        credentials=credentials,
         service_account=service_account,
     )
 
@@ -185,7 +175,6 @@ def _run_cli(
     location: str,
     bigquery_endpoint: str | None,
     timeout: float,
-    credentials: dict[str, object],
     service_account: str | None,
 ) -> TransformResult:
     cli = find_cli(project_dir)
@@ -200,11 +189,19 @@ def _run_cli(
     actions = _compile(cli, project_dir, common, env, deadline)
     selected = select_actions(actions, job.tags, job.actions)
     _check_selection(job, project_dir, actions, selected)
-    with tempfile.TemporaryDirectory(prefix="dayflow-dataform-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dayflow-dataform-"))
+        broker = None
+        if service_account is not None:
+            from dayflow.impersonation import get_impersonated_credentials
+
+            broker = stack.enter_context(TokenBroker(get_impersonated_credentials(service_account)))
         credentials_file = Path(tmp) / ".df-credentials.json"
-        # Application default credentials in GCP, or an impersonated account; the emulator
-        # ignores authentication. The directory is private to this process (mode 0700).
-        credentials_file.write_text(json.dumps(credentials))
+        # Application default credentials in GCP, or the broker's impersonated account; the
+        # emulator ignores authentication. The directory is private to this process (0700).
+        credentials_file.write_text(
+            json.dumps(build_cli_credentials(project=project, location=location, broker=broker))
+        )
         remaining = max(1.0, deadline - time.monotonic())
         argv = [
             str(cli), "run", str(project_dir), *common,
