@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
 from google.auth.transport import Response
+from google.oauth2.credentials import Credentials as UserCredentials
 
 USER_ACCESS_TOKEN = "user-access-token"
 KEY_ID = "fake-key-1"
@@ -171,3 +172,14 @@ class FakeGoogle:
 
     def certs_requests(self) -> int:
         return sum(1 for _, url, _ in self.calls if "/oauth2/v1/certs" in url)
+
+
+def user_credentials() -> UserCredentials:
+    """What `gcloud auth application-default login` leaves: a person's refresh token."""
+    return UserCredentials(  # type: ignore[no-untyped-call]
+        token=None,
+        refresh_token="user-refresh-token",
+        client_id="cid",
+        client_secret="secret",
+        token_uri="https://oauth2.googleapis.com/token",
+    )

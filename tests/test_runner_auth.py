@@ -18,26 +18,14 @@ from pathlib import Path
 
 import pytest
 from google.auth import jwt
-from google.oauth2.credentials import Credentials as UserCredentials
 
 from dayflow.errors import UserError
 from dayflow.runner_auth import fetch_job_runner_id_token
 from dayflow.runner_client import IdTokenAuth, JobRunnerClient
-from tests.google_fakes import USER_ACCESS_TOKEN, FakeGoogle
+from tests.google_fakes import USER_ACCESS_TOKEN, FakeGoogle, user_credentials
 
 URL = "https://dayflow-job-runner-abc123-lz.a.run.app"
 OPERATOR_SA = "dayflow-operator@acme-shop-dev.iam.gserviceaccount.com"
-
-
-def user_credentials() -> UserCredentials:
-    """What `gcloud auth application-default login` leaves: a person's refresh token."""
-    return UserCredentials(  # type: ignore[no-untyped-call]
-        token=None,
-        refresh_token="user-refresh-token",
-        client_id="cid",
-        client_secret="secret",
-        token_uri="https://oauth2.googleapis.com/token",
-    )
 
 
 @pytest.fixture(autouse=True)

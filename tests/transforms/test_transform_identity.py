@@ -28,8 +28,7 @@ from dayflow.transforms.dbt_profile import PROFILE_NAME, build_profile
 from dayflow.transforms.token_broker import TokenBroker
 from job_runner.api.deps import build_runner
 from job_runner.core.config import JobRunnerSettings
-from tests.google_fakes import FakeGoogle
-from tests.test_runner_auth import user_credentials
+from tests.google_fakes import FakeGoogle, user_credentials
 
 from .fake_dataform import FakeDataform, ScriptedAction
 from .semantic_layer import ROOT, partition
