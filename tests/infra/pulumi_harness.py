@@ -74,6 +74,14 @@ class GcpMocks(pulumi.runtime.Mocks):
             state["url"] = f"gs://{name}"
         elif args.typ == "gcp:storage/bucketObject:BucketObject":
             state["md5hash"] = "bW9jaw=="
+        elif args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            # service-<number>@gcp-sa-<api>.iam.gserviceaccount.com: the agent's documented form.
+            agent = state["service"].split(".")[0]
+            email = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            state |= {"email": email, "member": f"serviceAccount:{email}"}
+            rid = f"projects/{project}/services/{state['service']}"
+        elif args.typ == "gcp:projects/service:Service":
+            rid = f"{project}/{state['service']}"
         elif args.typ == "gcp:workflows/workflow:Workflow":
             rid = f"projects/{project}/locations/{state['region']}/workflows/{name}"
         elif not args.custom:
@@ -86,6 +94,32 @@ class GcpMocks(pulumi.runtime.Mocks):
             project = args.args.get("projectId", "mock-project")
             return {"number": PROJECT_NUMBER, "projectId": project, "name": project}
         raise NotImplementedError(f"unmocked invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock engine, also recording each resource's dependencies (explicit and implicit).
+
+    `dependencies` of a RegisterResource request hold the URNs the SDK resolved from
+    `depends_on` and from every input that is another resource's output.
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.dependencies: dict[str, frozenset[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        response = super().RegisterResource(request)
+        self.dependencies[response.urn] = frozenset(request.dependencies)
+        return response
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """What the program passed to one resource's constructor: Python names, raw values."""
+
+    resource_class: type
+    name: str
+    props: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -115,6 +149,21 @@ class Deployment:
     """What one run of the program registered."""
 
     resources: list[Registered] = field(default_factory=list)
+    # URN -> URNs it depends on directly.
+    dependencies: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Constructor arguments of every resource, as the program passed them.
+    arguments: list[Arguments] = field(default_factory=list)
+
+    def get_all_dependencies(self, resource: Registered) -> set[str]:
+        """URNs `resource` waits for, directly or through other resources (transitively)."""
+        seen: set[str] = set()
+        todo = list(self.dependencies.get(resource.urn, ()))
+        while todo:
+            urn = todo.pop()
+            if urn not in seen:
+                seen.add(urn)
+                todo.extend(self.dependencies.get(urn, ()))
+        return seen
 
     def __iter__(self) -> Iterator[Registered]:
         return iter(self.resources)
@@ -190,19 +239,30 @@ def run_under_mocks(
 ) -> Deployment:
     """Run `body` as a Pulumi program on a fresh mock engine; return what it registered."""
     mocks = GcpMocks()
-    monitor = MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="dayflow", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {k: _as_config_string(v) for k, v in (config or {}).items()}, secret_keys=secret_keys
     )
+    arguments: list[Arguments] = []
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        # A stack transformation sees each constructor's props before serialization: nested
+        # dicts keep the keys the program wrote (the engine would only see camelCase).
+        arguments.append(Arguments(type(args.resource), args.name, dict(args.props)))
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> None:
+        pulumi.runtime.register_stack_transformation(record)
         body()
 
     program()
     registered = monitor.get_registered_resources()
-    return Deployment([Registered.from_urn(urn, reg.state) for urn, reg in registered.items()])
+    return Deployment(
+        [Registered.from_urn(urn, reg.state) for urn, reg in registered.items()],
+        dict(monitor.dependencies),
+        arguments,
+    )
 
 
 # --- fixture files -----------------------------------------------------------------------------
@@ -332,12 +392,18 @@ def write_spec(folder: Path, num_pipelines: int, num_topics: int = 10) -> Path:
             },
         }
         if i % 10 == 3:
-            jobs["models"] = {"kind": "dbt", "project_dir": "dbt", "depends_on": ["load"]}
+            jobs["models"] = {
+                "kind": "dbt",
+                "project_dir": "dbt",
+                "depends_on": ["load"],
+                "writes": ["mart"],
+            }
         elif i % 10 == 5:
             jobs["dataform"] = {
                 "kind": "dataform",
                 "project_dir": "dataform",
                 "managed": {"repository": f"repo_{i % 2}", "git_commitish": "main"},
+                "writes": ["mart", "dataform_assertions"],
             }
         elif i % 10 == 7:
             jobs["notify"] = {
@@ -394,3 +460,6 @@ class T:
     REPOSITORY = "gcp:dataform/repository:Repository"
     REPOSITORY_IAM = "gcp:dataform/repositoryIamMember:RepositoryIamMember"
     SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
+    SECRET_IAM = "gcp:secretmanager/secretIamMember:SecretIamMember"
+    API = "gcp:projects/service:Service"
+    AGENT = "gcp:projects/serviceIdentity:ServiceIdentity"

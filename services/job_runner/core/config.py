@@ -25,6 +25,18 @@ class JobRunnerSettings(BaseSettings):
     workflows_endpoint: str | None = None
     # Tests only: a JSON file of failures to inject (see job_runner.domain.faults).
     faults_file: Path | None = None
+    # The accounts dbt and Dataform runs impersonate (set by infra in GCP).
+    dbt_service_account: str | None = None
+    dataform_service_account: str | None = None
+    # Caller checks (infra sets check_callers=true in GCP): who may call which endpoint.
+    check_callers: bool = False
+    scheduler_service_account: str | None = None
+    workflows_service_account: str | None = None
+    # IAM members, e.g. user:a@x.com, group:g@x.com, serviceAccount:s@p.iam.gserviceaccount.com,
+    # read from a JSON list.
+    operator_members: list[str] = []
+    # Runs executing at once in one instance; infra sets it to the Cloud Run concurrency.
+    max_concurrent_runs: int = 20
 
 
 @lru_cache
