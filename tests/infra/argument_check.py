@@ -82,10 +82,8 @@ def _check_value(value: Any, annotation: Any, path: str, namespace: Mapping[str,
     candidates = _candidates(annotation, namespace)
     if isinstance(value, Mapping):
         for cand in candidates:
-            if (
-                inspect.isclass(cand)
-                and hasattr(cand, "_translate_property")
-                or (inspect.isclass(cand) and cand.__name__.endswith("Args"))
+            if (inspect.isclass(cand) and hasattr(cand, "_translate_property")) or (
+                inspect.isclass(cand) and cand.__name__.endswith("Args")
             ):
                 return _check_input_class(cand, value, path, namespace)
         for cand in candidates:

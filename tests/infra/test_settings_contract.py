@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 from ingestfn.settings import Settings as IngestSettings
-from job_runner.core.config import JobRunnerSettings
 from pulumi_harness import Deploy, Deployment, T
+
+from job_runner.core.config import JobRunnerSettings
 
 # Variables Cloud Workflows sets itself; user_env_vars may not use the GOOGLE prefix.
 # https://cloud.google.com/workflows/docs/reference/environment-variables
