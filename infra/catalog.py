@@ -7,7 +7,7 @@ Destination tables of `bigquery_sql` jobs are not here: the job-runner creates t
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
 from dayflow.semantic import get_semantic_table
 from dayflow.spec import BigQuerySqlJob, DataformJob, DbtJob, DedupJob, ManagedDataform, Spec
@@ -51,11 +51,13 @@ def get_written_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
     if spec.topics:
         ingest = [t.ingest_dataset for t in spec.topics.values()] + [DEAD_LETTER.dataset]
         written["ingest"] = tuple(dict.fromkeys(ingest))
-    for workload, kind in (("dbt", DbtJob), ("dataform", DataformJob)):
-        jobs = [j for p in spec.pipelines.values() for j in p.jobs.values() if isinstance(j, kind)]
-        if jobs:
-            datasets = [d for j in jobs for d in j.get_written_datasets()]
-            written[cast(Workload, workload)] = tuple(dict.fromkeys(datasets))
+    jobs = [j for p in spec.pipelines.values() for j in p.jobs.values()]
+    dbt = [d for j in jobs if isinstance(j, DbtJob) for d in j.get_written_datasets()]
+    dataform = [d for j in jobs if isinstance(j, DataformJob) for d in j.get_written_datasets()]
+    if has_job_kind(spec, DbtJob):
+        written["dbt"] = tuple(dict.fromkeys(dbt))
+    if has_job_kind(spec, DataformJob):
+        written["dataform"] = tuple(dict.fromkeys(dataform))
     return written
 
 

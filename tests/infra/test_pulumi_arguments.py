@@ -36,7 +36,7 @@ def test_a_misspelled_nested_key_fails_the_check() -> None:
     from pulumi_gcp import cloudrunv2
 
     def program() -> None:
-        cloudrunv2.Service(
+        cloudrunv2.Service(  # type: ignore[call-overload]  # the bad keys are the point
             "bad",
             project="p",
             location="europe-north1",
