@@ -133,7 +133,9 @@ class Transformations(pulumi.ComponentResource):
                 opts=child,
             ),
             # A repository running as a custom account needs its agent to mint that account's
-            # tokens (https://cloud.google.com/dataform/docs/access-control, service agent).
+            # tokens: "grant the default Dataform service account the Service Account Token
+            # Creator role ... to access all custom service accounts you want to use"
+            # (https://cloud.google.com/dataform/docs/required-access).
             serviceaccount.IAMMember(
                 "dataform-agent-token-creator",
                 service_account_id=identity.account_id,

@@ -21,13 +21,15 @@ from pulumi_harness import Deploy, Deployment, T
 
 from job_runner.core.config import JobRunnerSettings
 
-# Variables Cloud Workflows sets itself; user_env_vars may not use the GOOGLE prefix.
-# https://cloud.google.com/workflows/docs/reference/environment-variables
+# Variables Cloud Workflows sets itself (https://cloud.google.com/workflows/docs/reference/
+# environment-variables); user-defined keys may not start with GOOGLE_ or WORKFLOWS_
+# (https://cloud.google.com/workflows/docs/use-environment-variables, "Reserved names").
 WORKFLOWS_BUILT_IN = frozenset(
     {
         "GOOGLE_CLOUD_PROJECT_ID",
         "GOOGLE_CLOUD_PROJECT_NUMBER",
         "GOOGLE_CLOUD_LOCATION",
+        "GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME",
         "GOOGLE_CLOUD_WORKFLOW_ID",
         "GOOGLE_CLOUD_WORKFLOW_REVISION_ID",
         "GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID",
@@ -114,7 +116,7 @@ def test_workflow_env_vars_are_those_the_sources_read(
         # What a source reads is set; what is set is read by some source (one env for all).
         assert sorted(read - set_by_infra) == [], workflow.name
         assert sorted(set_by_infra - read_by_any) == [], workflow.name
-        assert not [n for n in set_by_infra if n.startswith(("GOOGLE", "WORKFLOWS"))]
+        assert not [n for n in set_by_infra if n.startswith(("GOOGLE_", "WORKFLOWS_"))]
 
 
 def test_a_variable_no_setting_reads_fails_the_contract() -> None:
