@@ -46,7 +46,7 @@ lint: venv
 	$(VENV)/bin/yamllint -s workflows/
 
 typecheck: venv
-	$(VENV)/bin/mypy src services
+	$(VENV)/bin/mypy src services infra functions/ingest_events
 
 pytest: venv
 	$(VENV)/bin/pytest

@@ -1,7 +1,8 @@
 """Pulumi entry point: read the stack config once, then compose the components.
 
-Order follows the data: identities first (everything grants to them), then the warehouse, the
-job-runner (its URL feeds the schedules and workflows), orchestration, ingestion, transformations.
+Order follows the data: the project's APIs and service agents first (each component depends on
+the APIs it uses), identities (everything grants to them), the warehouse, the job-runner (its URL
+feeds the schedules and workflows), orchestration, ingestion, transformations, operators.
 """
 
 import sys
@@ -12,14 +13,18 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import json  # noqa: E402
+
 import pulumi  # noqa: E402
 
 from dayflow.ingest_config import build_ingest_config, get_ingest_env  # noqa: E402
 from dayflow.spec import DataformJob, DbtJob  # noqa: E402
 from infra import catalog  # noqa: E402
+from infra.components import project_apis as api  # noqa: E402
 from infra.components import service_accounts as sa  # noqa: E402
 from infra.components.event_ingest import EventIngest, EventIngestArgs  # noqa: E402
 from infra.components.job_runner import JobRunnerArgs, JobRunnerService  # noqa: E402
+from infra.components.operators import Operators, OperatorsArgs  # noqa: E402
 from infra.components.orchestration import (  # noqa: E402
     Orchestration,
     OrchestrationArgs,
@@ -34,45 +39,116 @@ from infra.components.transformations import (  # noqa: E402
 )
 from infra.components.warehouse import DatasetGrant, Warehouse, WarehouseArgs  # noqa: E402
 from infra.config import WORKFLOW_SUFFIX, load_stack_config  # noqa: E402
-from infra.service_agents import get_service_agents  # noqa: E402
 
 cfg = load_stack_config()
 spec = cfg.spec
 workflow_files = {f.name.removesuffix(WORKFLOW_SUFFIX): f for f in cfg.workflow_files}
 has_dbt = catalog.has_job_kind(spec, DbtJob)
 has_dataform = catalog.has_job_kind(spec, DataformJob)
+has_topics = bool(spec.topics)
+managed_dataform = catalog.get_managed_dataform(spec)
+
+# The APIs each component calls (to create its resources) or its workload calls (at run time).
+COMPONENT_APIS: dict[str, tuple[str, ...]] = {
+    "identities": (api.IAM,),
+    "warehouse": (api.BIGQUERY,),
+    "job-runner": (
+        api.RUN,
+        api.RESOURCE_MANAGER,
+        api.BIGQUERY,
+        api.WORKFLOW_EXECUTIONS,
+        api.IAM_CREDENTIALS,
+        api.LOGGING,
+        *((api.DATAFORM,) if has_dataform else ()),
+    ),
+    "orchestration": (
+        api.WORKFLOWS,
+        api.WORKFLOW_EXECUTIONS,
+        api.SCHEDULER,
+        api.RESOURCE_MANAGER,
+        api.LOGGING,
+    ),
+}
+if has_topics:
+    COMPONENT_APIS["event-ingest"] = (
+        api.PUBSUB,
+        api.CLOUD_FUNCTIONS,
+        api.CLOUD_BUILD,
+        api.ARTIFACT_REGISTRY,
+        api.RUN,
+        api.STORAGE,
+        api.IAM,
+        api.RESOURCE_MANAGER,
+        api.LOGGING,
+        api.BIGQUERY,
+        *((api.EVENTARC,) if cfg.ingest_delivery == "eventarc" else ()),
+    )
+if has_dbt or has_dataform:
+    COMPONENT_APIS["transformations"] = (
+        api.IAM,
+        api.RESOURCE_MANAGER,
+        api.BIGQUERY,
+        *((api.DATAFORM, api.SECRET_MANAGER) if has_dataform else ()),
+    )
+if cfg.operators:
+    COMPONENT_APIS["operators"] = (api.IAM,)
+
+apis = api.ProjectApis(
+    "apis",
+    api.ProjectApisArgs(
+        project=cfg.project,
+        apis=tuple(dict.fromkeys(a for apis_ in COMPONENT_APIS.values() for a in apis_)),
+        agents=(
+            *((api.PUBSUB,) if has_topics else ()),
+            *((api.DATAFORM,) if managed_dataform else ()),
+        ),
+    ),
+)
+
+
+def needs(component: str) -> pulumi.ResourceOptions:
+    """A component's options: it (and each of its children) waits for the APIs it needs."""
+    return pulumi.ResourceOptions(depends_on=apis.get(COMPONENT_APIS[component]))
+
 
 identities = sa.ServiceAccounts(
     "identities",
     sa.ServiceAccountsArgs(
         cfg.project,
         sa.get_workloads(
-            workflow_files, topics=bool(spec.topics), dbt=has_dbt, dataform=has_dataform
+            topics=has_topics, dbt=has_dbt, dataform=has_dataform, operators=bool(cfg.operators)
         ),
     ),
+    opts=needs("identities"),
 )
 job_runner_sa = identities.get(sa.JOB_RUNNER)
-agents = get_service_agents(cfg.project) if spec.topics or has_dataform else None
+workflows_sa = identities.get(sa.WORKFLOWS)
+operator_sa = identities.get(sa.OPERATOR) if cfg.operators else None
 
 warehouse = Warehouse(
     "warehouse",
     WarehouseArgs(
         project=cfg.project,
         location=cfg.region,
-        dataset_ids={
-            d: cfg.get_dataset_id(d) for d in catalog.get_datasets(spec, cfg.transform_datasets)
-        },
+        dataset_ids={d: cfg.get_dataset_id(d) for d in catalog.get_datasets(spec)},
         tables=catalog.get_owned_tables(spec),
         grants=tuple(
             DatasetGrant(dataset, role, account, identities.get(account).member)
-            for workload, roles in catalog.get_dataset_roles(spec, cfg.transform_datasets).items()
+            for workload, roles in catalog.get_dataset_roles(spec).items()
             for account in [sa.WORKLOADS[workload]]
             for dataset, role in roles.items()
         ),
         labels=cfg.labels,
         deletion_protection=cfg.deletion_protection,
     ),
+    opts=needs("warehouse"),
 )
+
+# Callers the job-runner accepts besides the scheduler and Workflows (JOB_RUNNER_OPERATOR_MEMBERS):
+# each operator, and the operator account they impersonate.
+operator_members: pulumi.Output[str] = pulumi.Output.from_input(
+    operator_sa.member if operator_sa is not None else ""
+).apply(lambda m: json.dumps([*cfg.operators, *([m] if m else [])]))
 
 job_runner = JobRunnerService(
     "job-runner",
@@ -82,13 +158,18 @@ job_runner = JobRunnerService(
         image=cfg.image,
         service_account_email=job_runner_sa.email,
         service_account_member=job_runner_sa.member,
+        # Fields of job_runner.core.config.JobRunnerSettings: tests/infra/test_settings_contract.py
         env_vars={
             "JOB_RUNNER_ENV": cfg.environment,
             "JOB_RUNNER_GCP_PROJECT": cfg.project,
-            "JOB_RUNNER_REGION": cfg.region,
             "JOB_RUNNER_WORKFLOWS_LOCATION": cfg.region,
             "JOB_RUNNER_BIGQUERY_LOCATION": cfg.region,
             "JOB_RUNNER_SPEC_PATH": cfg.image_spec_path,
+            "JOB_RUNNER_CHECK_CALLERS": "true",
+            "JOB_RUNNER_SCHEDULER_SERVICE_ACCOUNT": identities.get(sa.SCHEDULER).email,
+            "JOB_RUNNER_WORKFLOWS_SERVICE_ACCOUNT": workflows_sa.email,
+            "JOB_RUNNER_OPERATOR_MEMBERS": operator_members,
+            "JOB_RUNNER_MAX_CONCURRENT_RUNS": str(cfg.job_runner_concurrency),
             **({"JOB_RUNNER_DBT_SERVICE_ACCOUNT": identities.get(sa.DBT).email} if has_dbt else {}),
             **(
                 {"JOB_RUNNER_DATAFORM_SERVICE_ACCOUNT": identities.get(sa.DATAFORM).email}
@@ -98,11 +179,11 @@ job_runner = JobRunnerService(
         },
         min_instances=cfg.min_instances,
         max_instances=cfg.max_instances,
+        max_concurrent_requests=cfg.job_runner_concurrency,
         invokers={
-            **{
-                w: identities.get(w).member
-                for w in [sa.SCHEDULER, *map(sa.workflow_workload, workflow_files)]
-            },
+            sa.SCHEDULER: identities.get(sa.SCHEDULER).member,
+            sa.WORKFLOWS: workflows_sa.member,
+            **({sa.OPERATOR: operator_sa.member} if operator_sa is not None else {}),
             **{f"operator-{i}": member for i, member in enumerate(cfg.operators)},
         },
         ingress=(
@@ -113,6 +194,7 @@ job_runner = JobRunnerService(
         labels=cfg.labels,
         deletion_protection=cfg.deletion_protection,
     ),
+    opts=needs("job-runner"),
 )
 
 orchestration = Orchestration(
@@ -120,18 +202,14 @@ orchestration = Orchestration(
     OrchestrationArgs(
         project=cfg.project,
         region=cfg.region,
+        scheduler_region=cfg.scheduler_region,
         job_runner_uri=job_runner.uri,
         job_runner_member=job_runner_sa.member,
         workflows=tuple(
-            WorkflowSource(
-                name=stem,
-                path=path,
-                workload=sa.workflow_workload(stem),
-                service_account_id=identities.get(sa.workflow_workload(stem)).id,
-                service_account_member=identities.get(sa.workflow_workload(stem)).member,
-            )
-            for stem, path in workflow_files.items()
+            WorkflowSource(name=stem, path=path) for stem, path in workflow_files.items()
         ),
+        workflows_service_account_id=workflows_sa.id,
+        workflows_service_account_member=workflows_sa.member,
         pipelines=tuple(
             ScheduledPipeline(name, p.schedule, p.timezone) for name, p in spec.pipelines.items()
         ),
@@ -139,11 +217,17 @@ orchestration = Orchestration(
         schedule_paused=cfg.schedule_paused,
         labels=cfg.labels,
         deletion_protection=cfg.deletion_protection,
-        operators=cfg.operators,
+        operators=(
+            *cfg.operators,
+            *((operator_sa.member,) if operator_sa is not None else ()),
+        ),
+        scheduler_invoker_grant=job_runner.invoker_grants[sa.SCHEDULER],
+        workflows_invoker_grant=job_runner.invoker_grants[sa.WORKFLOWS],
     ),
+    opts=needs("orchestration"),
 )
 
-if spec.topics and agents is not None:
+if has_topics:
     invoker = identities.get(sa.INGEST_INVOKER)
     build = identities.get(sa.INGEST_BUILD)
     ingest = EventIngest(
@@ -161,12 +245,13 @@ if spec.topics and agents is not None:
             invoker_member=invoker.member,
             build_service_account_id=build.id,
             build_member=build.member,
-            pubsub_agent_member=agents.pubsub_member,
+            pubsub_agent_member=apis.get_agent(api.PUBSUB).member,
             delivery=cfg.ingest_delivery,
             max_instances=cfg.ingest_max_instances,
             labels=cfg.labels,
             deletion_protection=cfg.deletion_protection,
         ),
+        opts=needs("event-ingest"),
     )
     pulumi.export("topics", ingest.topic_names)
     pulumi.export("ingest_function_urls", ingest.function_urls)
@@ -190,15 +275,26 @@ if has_dbt or has_dataform:
                 DataformRepo(
                     r.repository, r.git_commitish, cfg.dataform_git_remotes.get(r.repository)
                 )
-                for r in catalog.get_managed_dataform(spec)
+                for r in managed_dataform
             ),
-            dataform_agent_member=agents.dataform_member if agents else None,
+            dataform_agent_member=(
+                apis.get_agent(api.DATAFORM).member if managed_dataform else None
+            ),
             git_token=cfg.dataform_git_token,
             labels=cfg.labels,
             deletion_protection=cfg.deletion_protection,
         ),
+        opts=needs("transformations"),
     )
     pulumi.export("dataform_repositories", transformations.repository_names)
+
+if operator_sa is not None:
+    Operators(
+        "operators",
+        OperatorsArgs(service_account_id=operator_sa.id, operators=cfg.operators),
+        opts=needs("operators"),
+    )
+    pulumi.export("operator_service_account", operator_sa.email)
 
 pulumi.export("environment", cfg.environment)
 pulumi.export("job_runner_uri", job_runner.uri)

@@ -37,7 +37,11 @@ def get_owned_tables(spec: Spec) -> tuple[TableDef, ...]:
 
 
 def get_written_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
-    """Logical datasets each workload writes. Workloads absent from the spec are absent here."""
+    """Logical datasets each workload writes. Workloads absent from the spec are absent here.
+
+    dbt and Dataform write what their jobs declare (`writes`, `DbtJob.dataset` by default):
+    their projects decide where models land, and the spec states it so infra can grant it.
+    """
     job_runner = [LEDGER.dataset]
     for pipeline in spec.pipelines.values():
         for job in pipeline.jobs.values():
@@ -47,6 +51,13 @@ def get_written_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
     if spec.topics:
         ingest = [t.ingest_dataset for t in spec.topics.values()] + [DEAD_LETTER.dataset]
         written["ingest"] = tuple(dict.fromkeys(ingest))
+    jobs = [j for p in spec.pipelines.values() for j in p.jobs.values()]
+    dbt = [d for j in jobs if isinstance(j, DbtJob) for d in j.get_written_datasets()]
+    dataform = [d for j in jobs if isinstance(j, DataformJob) for d in j.get_written_datasets()]
+    if has_job_kind(spec, DbtJob):
+        written["dbt"] = tuple(dict.fromkeys(dbt))
+    if has_job_kind(spec, DataformJob):
+        written["dataform"] = tuple(dict.fromkeys(dataform))
     return written
 
 
@@ -72,29 +83,22 @@ def get_managed_dataform(spec: Spec) -> tuple[ManagedDataform, ...]:
     return tuple(repos.values())
 
 
-def get_datasets(spec: Spec, transform_datasets: tuple[str, ...] = ()) -> tuple[str, ...]:
+def get_datasets(spec: Spec) -> tuple[str, ...]:
     """Every logical dataset of the spec, in a stable order (ledger first)."""
     names = [d for ds in get_written_datasets(spec).values() for d in ds]
     names += [t.dataset for t in get_owned_tables(spec)]
-    return tuple(dict.fromkeys([*names, *transform_datasets]))
+    return tuple(dict.fromkeys(names))
 
 
-def get_dataset_roles(
-    spec: Spec, transform_datasets: tuple[str, ...] = ()
-) -> dict[Workload, dict[str, str]]:
+def get_dataset_roles(spec: Spec) -> dict[Workload, dict[str, str]]:
     """Least-privilege dataset roles: dataEditor where a workload writes, dataViewer elsewhere.
 
     The ingest function only writes its own datasets and reads nothing. The job-runner, dbt and
     Dataform read their sources anywhere in the spec's datasets, so they get dataViewer on the
-    rest. dbt and Dataform write the datasets named by the `transformDatasets` config, since
-    their projects, not the spec, decide where models land.
+    rest, and dataEditor on exactly the datasets their jobs write (`get_written_datasets`).
     """
-    datasets = get_datasets(spec, transform_datasets)
+    datasets = get_datasets(spec)
     written = get_written_datasets(spec)
-    if has_job_kind(spec, DbtJob):
-        written["dbt"] = transform_datasets
-    if has_job_kind(spec, DataformJob):
-        written["dataform"] = transform_datasets
     roles: dict[Workload, dict[str, str]] = {}
     for workload, writes in written.items():
         readable = () if workload == "ingest" else datasets

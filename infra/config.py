@@ -20,6 +20,7 @@ import pulumi
 from dayflow.errors import UserError
 from dayflow.spec import Environment, Spec, load_spec
 from infra.catalog import get_managed_dataform
+from infra.locations import get_scheduler_region
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where services/job_runner/Dockerfile puts the project inside the image.
@@ -34,7 +35,6 @@ INGEST_DELIVERIES: tuple[IngestDelivery, ...] = ("push", "eventarc")
 
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
-_DATASET = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,299}")
 
 
 class StackConfigError(UserError):
@@ -61,7 +61,11 @@ class StackConfig:
     ingest_function_dir: Path
     ingest_delivery: IngestDelivery
     ingest_max_instances: int
-    transform_datasets: tuple[str, ...] = ()
+    # Cloud Scheduler's region: the stack's region where Scheduler runs, else `schedulerRegion`.
+    scheduler_region: str = ""
+    # Requests one job-runner instance serves at once (Cloud Run container concurrency); the
+    # job-runner runs at most this many partitions at once per instance.
+    job_runner_concurrency: int = 20
     dataform_git_remotes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     dataform_git_token: pulumi.Output[str] | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -114,12 +118,7 @@ def load_stack_config(
             f"gcp_project {env.gcp_project!r} in {spec_path.name} (expected them to be equal)"
         )
 
-    image = config.get("image") or ""
-    if not image:
-        raise StackConfigError(
-            "config image: missing (expected the job-runner image, "
-            "e.g. europe-north1-docker.pkg.dev/PROJECT/dayflow/job-runner:TAG)"
-        )
+    image = _get_image(config)
     min_instances = _get_int(config, "minInstances", 0, low=0, high=100)
     max_instances = _get_int(config, "maxInstances", 3, low=1, high=1000)
     if min_instances > max_instances:
@@ -182,13 +181,58 @@ def load_stack_config(
         ingest_function_dir=ingest_function_dir,
         ingest_delivery=cast(IngestDelivery, delivery),
         ingest_max_instances=_get_int(config, "ingestMaxInstances", 10, low=1, high=1000),
-        transform_datasets=_get_datasets(config, "transformDatasets"),
+        scheduler_region=_get_scheduler_region(config, env.region),
+        job_runner_concurrency=_get_int(config, "jobRunnerConcurrency", 20, low=1, high=1000),
         dataform_git_remotes=MappingProxyType(git_remotes),
         dataform_git_token=git_token,
         labels=MappingProxyType(_get_labels(env.labels, spec.name, environment)),
         operators=_get_operators(config),
         job_runner_ingress=_get_ingress(config),
     )
+
+
+# A pinned image: a digest (`@sha256:` + 64 hex digits), or a tag other than `latest`. The tag
+# is what follows the last `:` after the last `/` (a registry host may carry a `:port`).
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_IMAGE_EXAMPLE = (
+    "e.g. europe-north1-docker.pkg.dev/PROJECT/dayflow/job-runner@sha256:<digest> "
+    "or ...job-runner:<git sha>"
+)
+
+
+def _get_image(config: pulumi.Config) -> str:
+    """The job-runner image, pinned by digest or by a tag that names one build."""
+    image = (config.get("image") or "").strip()
+    if not image:
+        raise StackConfigError(
+            f"config image: missing (expected the job-runner image, {_IMAGE_EXAMPLE})"
+        )
+    if _DIGEST.search(image):
+        return image
+    if "@" in image:
+        raise StackConfigError(
+            f"config image: {image!r} has a malformed digest (expected @sha256: and 64 hex digits)"
+        )
+    last = image.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    if not tag:
+        raise StackConfigError(
+            f"config image: {image!r} has no tag or digest "
+            f"(expected a pinned image, {_IMAGE_EXAMPLE})"
+        )
+    if tag == "latest":
+        raise StackConfigError(
+            f"config image: {image!r} uses the moving tag 'latest' "
+            f"(expected a digest or a tag of one build, {_IMAGE_EXAMPLE})"
+        )
+    return image
+
+
+def _get_scheduler_region(config: pulumi.Config, region: str) -> str:
+    try:
+        return get_scheduler_region(config.get("schedulerRegion"), region)
+    except ValueError as err:
+        raise StackConfigError(f"config schedulerRegion: {err}") from err
 
 
 _MEMBER = re.compile(r"^(user|group|serviceAccount|domain):[^\s]+$")
@@ -238,18 +282,6 @@ def _get_int(config: pulumi.Config, key: str, default: int, *, low: int, high: i
     if not low <= value <= high:
         raise StackConfigError(f"config {key}: {value} is out of range (expected {low}..{high})")
     return value
-
-
-def _get_datasets(config: pulumi.Config, key: str) -> tuple[str, ...]:
-    raw = config.get_object(key) or []
-    if not isinstance(raw, list) or not all(
-        isinstance(d, str) and _DATASET.fullmatch(d) for d in raw
-    ):
-        raise StackConfigError(
-            f"config {key}: {raw!r} is not a list of dataset names "
-            "(expected e.g. [staging, mart]: logical names, letters, digits and '_')"
-        )
-    return tuple(dict.fromkeys(raw))
 
 
 def _get_str_map(config: pulumi.Config, key: str) -> dict[str, str]:

@@ -12,6 +12,17 @@ import re
 
 PREFIX = "dayflow"
 _HASH_LEN = 6
+# Cloud Run service names, and so gen2 Cloud Functions (each is served by a Cloud Run service of
+# the same name), must be under 50 characters: the Cloud Run Admin API v2 `services.create`
+# serviceId "must begin with letter, and cannot end with hyphen; must contain fewer than 50
+# characters" (https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services/create).
+# 63, the DNS label limit used before, is not the binding one.
+MAX_SERVICE_NAME = 49
+_SERVICE_NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_SERVICE_NAME - 2}}}[a-z0-9])?")
+
+
+class ServiceNameError(ValueError):
+    """A Cloud Run service or gen2 function name GCP would refuse."""
 
 
 def _shorten(name: str, max_len: int) -> str:
@@ -32,8 +43,25 @@ def get_account_id(workload: str) -> str:
 
 
 def get_service_name(*parts: str) -> str:
-    """Cloud Run service or Cloud Function name: lower kebab case, at most 63 characters."""
-    return _shorten("-".join(to_kebab(p) for p in parts), 63).rstrip("-")
+    """Cloud Run service or gen2 Cloud Function name: lower kebab case, at most 49 characters.
+
+    A longer name keeps a readable prefix and ends with a hash (`_shorten`). Raises
+    `ServiceNameError` when no valid name results (e.g. the parts start with a digit).
+    """
+    name = _shorten("-".join(to_kebab(p) for p in parts), MAX_SERVICE_NAME).rstrip("-")
+    check_service_name(name)
+    return name
+
+
+def check_service_name(name: str) -> str:
+    """`name` if Cloud Run accepts it as a service name; else a `ServiceNameError` saying why."""
+    if not _SERVICE_NAME.fullmatch(name):
+        raise ServiceNameError(
+            f"service name {name!r} ({len(name)} characters) is not a valid Cloud Run service "
+            f"or gen2 function name (expected at most {MAX_SERVICE_NAME} characters: lowercase "
+            "letters, digits and '-', starting with a letter, not ending with '-')"
+        )
+    return name
 
 
 def get_scheduler_job_name(pipeline_name: str) -> str:

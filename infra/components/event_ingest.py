@@ -31,6 +31,7 @@ from pulumi_gcp import (
     storage,
 )
 
+from infra.components import get_child_options, with_depends_on
 from infra.config import IngestDelivery
 from infra.naming import get_bucket_name, get_service_name
 from infra.source_archive import build_source_archive
@@ -106,7 +107,7 @@ class EventIngest(pulumi.ComponentResource):
         self, name: str, args: EventIngestArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("dayflow:infra:EventIngest", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._child = get_child_options(self, opts)
         labels = dict(args.labels)
         policy = "PREVENT" if args.deletion_protection else "DELETE"
 
@@ -146,7 +147,11 @@ class EventIngest(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        build_grants = [
+        # What Google requires of a custom Cloud Build account for functions, and no more:
+        # roles/logging.logWriter, roles/artifactregistry.writer on the image repository, and
+        # roles/storage.objectViewer on the source bucket
+        # (https://cloud.google.com/functions/docs/securing/build-custom-sa, "Grant permissions").
+        build_grants: list[pulumi.Resource] = [
             projects.IAMMember(
                 "build-log-writer",
                 project=args.project,
@@ -171,23 +176,27 @@ class EventIngest(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
+        # The invoker's grants: functions (eventarc) or push subscriptions wait for them.
+        invoker_grants: list[pulumi.Resource] = []
         if args.delivery == "eventarc":
-            projects.IAMMember(
+            receiver = projects.IAMMember(
                 "invoker-event-receiver",
                 project=args.project,
                 role="roles/eventarc.eventReceiver",
                 member=args.invoker_member,
                 opts=child,
             )
+            invoker_grants.append(receiver)
         else:
             # Pub/Sub mints the push subscriptions' OIDC tokens as the invoker account.
-            serviceaccount.IAMMember(
+            token_creator = serviceaccount.IAMMember(
                 "pubsub-agent-token-creator",
                 service_account_id=args.invoker_service_account_id,
                 role="roles/iam.serviceAccountTokenCreator",
                 member=args.pubsub_agent_member,
                 opts=child,
             )
+            invoker_grants.append(token_creator)
 
         self.topics: dict[str, pubsub.Topic] = {}
         self.dead_letter_topics: dict[str, pubsub.Topic] = {}
@@ -254,10 +263,10 @@ class EventIngest(pulumi.ComponentResource):
                     "timeout_seconds": args.timeout_seconds,
                 },
                 event_trigger=event_trigger,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=build_grants),
+                opts=with_depends_on(child, *build_grants, *invoker_grants),
             )
             # A gen2 function is served by the Cloud Run service of the same name.
-            cloudrunv2.ServiceIamMember(
+            run_invoker = cloudrunv2.ServiceIamMember(
                 f"invoker-{t}",
                 project=args.project,
                 location=args.region,
@@ -267,7 +276,9 @@ class EventIngest(pulumi.ComponentResource):
                 opts=child,
             )
             if args.delivery == "push":
-                self._add_push_subscription(args, t, function, dead_letter, labels, policy)
+                self._add_push_subscription(
+                    args, t, function, dead_letter, labels, policy, [run_invoker, *invoker_grants]
+                )
 
         self.topic_names = {k: v.name for k, v in self.topics.items()}
         self.function_urls = {k: v.url for k, v in self.functions.items()}
@@ -281,8 +292,24 @@ class EventIngest(pulumi.ComponentResource):
         dead_letter: pubsub.Topic,
         labels: dict[str, str],
         policy: str,
+        grants: list[pulumi.Resource],
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        """A push subscription, created after every grant its delivery relies on.
+
+        It waits for the invoker's run.invoker on the function and the Pub/Sub agent's right to
+        mint the invoker's tokens (else the first pushes are refused), and for the agent's
+        publisher grant on the dead-letter topic (else dead letters are lost).
+        """
+        child = self._child
+        # Forwarding to the dead-letter topic is done by the Pub/Sub service agent.
+        publisher = pubsub.TopicIAMMember(
+            f"dead-letter-publisher-{t}",
+            project=args.project,
+            topic=dead_letter.name,
+            role="roles/pubsub.publisher",
+            member=args.pubsub_agent_member,
+            opts=child,
+        )
         # Cloud Run's own URL: it accepts any path, and is an audience it always accepts.
         service_uri: pulumi.Output[str] = function.service_config.uri
         subscription = self.subscriptions[t] = pubsub.Subscription(
@@ -308,17 +335,9 @@ class EventIngest(pulumi.ComponentResource):
             expiration_policy={"ttl": ""},
             labels=labels,
             deletion_policy=policy,
-            opts=child,
+            opts=with_depends_on(child, *grants, publisher),
         )
-        # Forwarding to the dead-letter topic is done by the Pub/Sub service agent.
-        pubsub.TopicIAMMember(
-            f"dead-letter-publisher-{t}",
-            project=args.project,
-            topic=dead_letter.name,
-            role="roles/pubsub.publisher",
-            member=args.pubsub_agent_member,
-            opts=child,
-        )
+        # The agent acknowledges what it forwards to the dead-letter topic.
         pubsub.SubscriptionIAMMember(
             f"dead-letter-subscriber-{t}",
             project=args.project,

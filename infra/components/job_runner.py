@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import cloudrunv2, projects
 
+from infra.components import get_child_options
 from infra.naming import get_service_name
 
 CONTAINER_PORT = 8080
@@ -32,6 +33,8 @@ class JobRunnerArgs:
     request_timeout_seconds: int = 3600
     cpu: str = "1"
     memory: str = "2Gi"
+    # Cloud Run container concurrency; the app runs this many partitions at once at most
+    # (JOB_RUNNER_MAX_CONCURRENT_RUNS is set to the same number).
     max_concurrent_requests: int = 20
     # INGRESS_TRAFFIC_INTERNAL_ONLY, or INGRESS_TRAFFIC_ALL for operators (still IAM-checked).
     ingress: str = "INGRESS_TRAFFIC_INTERNAL_ONLY"
@@ -43,7 +46,8 @@ class JobRunnerService(pulumi.ComponentResource):
     Creates:
     - `cloudrunv2.Service` `dayflow-job-runner` running `args.image` as its own service account,
       with the `JOB_RUNNER_*` env vars, min/max instances, and a `/healthz` startup probe;
-    - `cloudrunv2.ServiceIamMember` `roles/run.invoker` for each of `args.invokers` only;
+    - `cloudrunv2.ServiceIamMember` `roles/run.invoker` for each of `args.invokers` only
+      (exposed as `invoker_grants`, for the callers' resources to depend on);
     - `projects.IAMMember` `roles/bigquery.jobUser` for its service account (running queries is
       project-scoped in BigQuery; table access comes from dataset-level roles in Warehouse).
 
@@ -56,7 +60,7 @@ class JobRunnerService(pulumi.ComponentResource):
         self, name: str, args: JobRunnerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("dayflow:infra:JobRunnerService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = get_child_options(self, opts)
 
         self.service = cloudrunv2.Service(
             "service",
@@ -98,8 +102,10 @@ class JobRunnerService(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Callers' resources (schedules, workflows) wait for their grant: `invoker_grants`.
+        self.invoker_grants: dict[str, cloudrunv2.ServiceIamMember] = {}
         for workload, member in args.invokers.items():
-            cloudrunv2.ServiceIamMember(
+            self.invoker_grants[workload] = cloudrunv2.ServiceIamMember(
                 f"invoker-{workload}",
                 project=args.project,
                 location=args.region,

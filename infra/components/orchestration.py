@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi
 from pulumi_gcp import cloudscheduler, projects, workflows
 
+from infra.components import get_child_options, with_depends_on
 from infra.naming import get_scheduler_job_name
 
 # A workflow whose source calls this connector starts other executions (e.g. backfill fan-out).
@@ -22,13 +23,10 @@ def get_trigger_url(job_runner_uri: pulumi.Output[str], pipeline_name: str) -> p
 
 @dataclass(frozen=True)
 class WorkflowSource:
-    """A `*.workflows.yaml` file, deployed as Workflow `name` running as its own account."""
+    """A `*.workflows.yaml` file, deployed as Workflow `name`."""
 
     name: str
     path: Path
-    workload: str
-    service_account_id: pulumi.Input[str]
-    service_account_member: pulumi.Input[str]
 
     def read_source(self) -> str:
         return self.path.read_text(encoding="utf-8")
@@ -45,16 +43,25 @@ class ScheduledPipeline:
 class OrchestrationArgs:
     project: str
     region: str
+    # Cloud Scheduler's region (`infra.locations`): the stack's region where Scheduler runs.
+    scheduler_region: str
     job_runner_uri: pulumi.Input[str]
     job_runner_member: pulumi.Input[str]
     workflows: tuple[WorkflowSource, ...]
+    # The one account every Workflow runs as.
+    workflows_service_account_id: pulumi.Input[str]
+    workflows_service_account_member: pulumi.Input[str]
     pipelines: tuple[ScheduledPipeline, ...]
     scheduler_service_account_email: pulumi.Input[str]
     schedule_paused: bool
     labels: Mapping[str, str]
     deletion_protection: bool
     # IAM members who may start executions (manual backfills from the CLI).
-    operators: tuple[str, ...] = ()
+    operators: tuple[pulumi.Input[str], ...] = ()
+    # The job-runner's run.invoker grants to the scheduler and to the Workflows account:
+    # schedules and workflows are created after the grant they call with.
+    scheduler_invoker_grant: pulumi.Resource | None = None
+    workflows_invoker_grant: pulumi.Resource | None = None
 
 
 class Orchestration(pulumi.ComponentResource):
@@ -63,9 +70,10 @@ class Orchestration(pulumi.ComponentResource):
     Creates:
     - `workflows.Workflow` per source file, named by the file (`run_partition.workflows.yaml` ->
       `run_partition`), source read from the file, `JOB_RUNNER_URL` in `user_env_vars`, running
-      as its own service account, which gets `roles/logging.logWriter` for call logs, and
-      `roles/workflows.invoker` only if its source calls the Workflow Executions API;
-    - `cloudscheduler.Job` `dayflow-<pipeline>` per pipeline: cron and time zone from the spec,
+      as the Workflows account, which gets `roles/logging.logWriter` for call logs, and
+      `roles/workflows.invoker` only if a source calls the Workflow Executions API;
+    - `cloudscheduler.Job` `dayflow-<pipeline>` per pipeline, in `scheduler_region`, after the
+      scheduler's invoker grant on the job-runner: cron and time zone from the spec,
       POST `{job_runner_uri}/triggers/<pipeline>` with an OIDC token of the scheduler account
       (audience: the job-runner URL); Cloud Scheduler adds `X-CloudScheduler-ScheduleTime`;
     - `projects.IAMMember` `roles/workflows.invoker` for the job-runner, which starts executions.
@@ -79,11 +87,33 @@ class Orchestration(pulumi.ComponentResource):
         self, name: str, args: OrchestrationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("dayflow:infra:Orchestration", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = get_child_options(self, opts)
+
+        sources = {source.name: (source, source.read_source()) for source in args.workflows}
+        grants: list[pulumi.Resource] = [
+            projects.IAMMember(
+                "log-writer-workflows",
+                project=args.project,
+                role="roles/logging.logWriter",
+                member=args.workflows_service_account_member,
+                opts=child,
+            )
+        ]
+        if any(EXECUTIONS_CONNECTOR in text for _, text in sources.values()):
+            grants.append(
+                projects.IAMMember(
+                    "workflows-invoker-workflows",
+                    project=args.project,
+                    role="roles/workflows.invoker",
+                    member=args.workflows_service_account_member,
+                    opts=child,
+                )
+            )
+        if args.workflows_invoker_grant is not None:
+            grants.append(args.workflows_invoker_grant)
 
         self.workflows: dict[str, workflows.Workflow] = {}
-        for source in args.workflows:
-            text = source.read_source()
+        for source, text in sources.values():
             self.workflows[source.name] = workflows.Workflow(
                 f"workflow-{source.name}",
                 project=args.project,
@@ -91,28 +121,13 @@ class Orchestration(pulumi.ComponentResource):
                 name=source.name,
                 description=f"dayflow: deployed from workflows/{source.path.name}",
                 source_contents=text,
-                service_account=source.service_account_id,
+                service_account=args.workflows_service_account_id,
                 user_env_vars={"JOB_RUNNER_URL": args.job_runner_uri},
                 call_log_level="LOG_ERRORS_ONLY",
                 labels=dict(args.labels),
                 deletion_protection=args.deletion_protection,
-                opts=child,
+                opts=with_depends_on(child, *grants),
             )
-            projects.IAMMember(
-                f"log-writer-{source.workload}",
-                project=args.project,
-                role="roles/logging.logWriter",
-                member=source.service_account_member,
-                opts=child,
-            )
-            if EXECUTIONS_CONNECTOR in text:
-                projects.IAMMember(
-                    f"workflows-invoker-{source.workload}",
-                    project=args.project,
-                    role="roles/workflows.invoker",
-                    member=source.service_account_member,
-                    opts=child,
-                )
 
         projects.IAMMember(
             "workflows-invoker-job-runner",
@@ -133,11 +148,14 @@ class Orchestration(pulumi.ComponentResource):
 
         self.schedules: dict[str, cloudscheduler.Job] = {}
         base = pulumi.Output.from_input(args.job_runner_uri)
+        schedule_opts = child
+        if args.scheduler_invoker_grant is not None:
+            schedule_opts = with_depends_on(child, args.scheduler_invoker_grant)
         for pipeline in args.pipelines:
             self.schedules[pipeline.name] = cloudscheduler.Job(
                 f"schedule-{pipeline.name}",
                 project=args.project,
-                region=args.region,
+                region=args.scheduler_region,
                 name=get_scheduler_job_name(pipeline.name),
                 description=f"dayflow: starts pipeline {pipeline.name} on its schedule",
                 schedule=pipeline.schedule,
@@ -159,7 +177,7 @@ class Orchestration(pulumi.ComponentResource):
                         "audience": base,
                     },
                 },
-                opts=child,
+                opts=schedule_opts,
             )
 
         self.workflow_names = {k: w.name for k, w in self.workflows.items()}

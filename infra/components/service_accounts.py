@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_gcp import serviceaccount
 
-from infra.naming import get_account_id, to_kebab
+from infra.components import get_child_options
+from infra.naming import get_account_id
 
-# Workload keys; a workflow's key is `workflow_workload(<file stem>)`.
+# Workload keys.
 JOB_RUNNER = "job-runner"
 SCHEDULER = "scheduler"
+WORKFLOWS = "workflows"
+OPERATOR = "operator"
 INGEST = "ingest"
 INGEST_INVOKER = "ingest-invoker"
 INGEST_BUILD = "ingest-build"
@@ -24,21 +27,19 @@ DATAFORM = "dataform"
 WORKLOADS = {"job_runner": JOB_RUNNER, "ingest": INGEST, "dbt": DBT, "dataform": DATAFORM}
 
 
-def workflow_workload(stem: str) -> str:
-    return f"wf-{to_kebab(stem)}"
+def get_workloads(*, topics: bool, dbt: bool, dataform: bool, operators: bool) -> dict[str, str]:
+    """Workload key -> purpose, for the workloads this stack runs (no unused identities).
 
-
-def get_workloads(
-    workflow_stems: Iterable[str], *, topics: bool, dbt: bool, dataform: bool
-) -> dict[str, str]:
-    """Workload key -> purpose, for the workloads this stack runs (no unused identities)."""
+    All Workflows run as one account: the job-runner tells its callers apart by account
+    (scheduler, Workflows, operators), and its settings name one Workflows account.
+    """
     workloads = {
         JOB_RUNNER: "dayflow job-runner (Cloud Run): runs jobs, writes the ledger",
         SCHEDULER: "Cloud Scheduler: calls the job-runner's trigger endpoint",
+        WORKFLOWS: "dayflow Workflows: call the job-runner, start executions",
     }
-    workloads |= {
-        workflow_workload(s): f"Workflow {s}: calls the job-runner" for s in workflow_stems
-    }
+    if operators:
+        workloads[OPERATOR] = "operators impersonate it to call the job-runner (CLI, curl)"
     if topics:
         workloads |= {
             INGEST: "ingest function: writes ingest and dead-letter tables",
@@ -79,7 +80,7 @@ class ServiceAccounts(pulumi.ComponentResource):
                 account_id=get_account_id(workload),
                 display_name=f"dayflow {workload}",
                 description=purpose,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=get_child_options(self, opts),
             )
         self.emails = {w: a.email for w, a in self._accounts.items()}
         self.register_outputs({"emails": self.emails})

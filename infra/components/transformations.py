@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import dataform, projects, secretmanager, serviceaccount
 
+from infra.components import get_child_options, with_depends_on
+
 
 @dataclass(frozen=True)
 class TransformIdentity:
@@ -54,8 +56,10 @@ class Transformations(pulumi.ComponentResource):
       account, `roles/dataform.editor` on it for the job-runner (compile and invoke), and, when a
       git URL is configured, its remote with the token kept in Secret Manager
       (`dataform-git-token`, readable by the Dataform service agent only);
-    - the job-runner may act as the Dataform account, and the Dataform service agent may mint
-      its tokens (required when a repository runs as a custom account).
+    - the job-runner may mint the Dataform account's tokens (CLI runs impersonate it) and, with
+      managed repositories, act as it (strict act-as mode); the Dataform service agent may mint
+      its tokens (required when a repository runs as a custom account). Repositories are
+      created after these grants and after the agent's access to the git token.
 
     Secure defaults: every grant is on the one account, repository or secret that needs it; the
     git token is a Pulumi secret and never lands in state in plain text.
@@ -65,7 +69,7 @@ class Transformations(pulumi.ComponentResource):
         self, name: str, args: TransformationsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("dayflow:infra:Transformations", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._child = get_child_options(self, opts)
         labels = dict(args.labels)
 
         if args.dbt is not None:
@@ -94,7 +98,7 @@ class Transformations(pulumi.ComponentResource):
     def _add_dataform(
         self, args: TransformationsArgs, identity: TransformIdentity, labels: dict[str, str]
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._child
         projects.IAMMember(
             "dataform-job-user",
             project=args.project,
@@ -102,10 +106,11 @@ class Transformations(pulumi.ComponentResource):
             member=identity.member,
             opts=child,
         )
+        # CLI-mode Dataform runs use the Dataform account's token, minted by the job-runner.
         serviceaccount.IAMMember(
-            "dataform-act-as",
+            "dataform-impersonation",
             service_account_id=identity.account_id,
-            role="roles/iam.serviceAccountUser",
+            role="roles/iam.serviceAccountTokenCreator",
             member=args.job_runner_member,
             opts=child,
         )
@@ -113,6 +118,32 @@ class Transformations(pulumi.ComponentResource):
             return
         if args.dataform_agent_member is None:
             raise ValueError("managed Dataform repositories need the Dataform service agent member")
+
+        # Grants the repositories rely on; the agent's member comes from its ServiceIdentity, so
+        # each grant to it is made after the agent exists.
+        grants: list[pulumi.Resource] = [
+            # Creating workflow invocations that run as a custom account needs
+            # iam.serviceAccounts.actAs on it: strict act-as mode, enforced for all repositories
+            # (https://cloud.google.com/dataform/docs/strict-act-as-mode).
+            serviceaccount.IAMMember(
+                "dataform-act-as",
+                service_account_id=identity.account_id,
+                role="roles/iam.serviceAccountUser",
+                member=args.job_runner_member,
+                opts=child,
+            ),
+            # A repository running as a custom account needs its agent to mint that account's
+            # tokens: "grant the default Dataform service account the Service Account Token
+            # Creator role ... to access all custom service accounts you want to use"
+            # (https://cloud.google.com/dataform/docs/required-access).
+            serviceaccount.IAMMember(
+                "dataform-agent-token-creator",
+                service_account_id=identity.account_id,
+                role="roles/iam.serviceAccountTokenCreator",
+                member=args.dataform_agent_member,
+                opts=child,
+            ),
+        ]
 
         token_version = None
         if args.git_token is not None and any(r.git_url for r in args.repositories):
@@ -130,13 +161,15 @@ class Transformations(pulumi.ComponentResource):
                 secret_data=args.git_token,
                 opts=child,
             )
-            secretmanager.SecretIamMember(
-                "dataform-git-token-accessor",
-                project=args.project,
-                secret_id=secret.secret_id,
-                role="roles/secretmanager.secretAccessor",
-                member=args.dataform_agent_member,
-                opts=child,
+            grants.append(
+                secretmanager.SecretIamMember(
+                    "dataform-git-token-accessor",
+                    project=args.project,
+                    secret_id=secret.secret_id,
+                    role="roles/secretmanager.secretAccessor",
+                    member=args.dataform_agent_member,
+                    opts=child,
+                )
             )
 
         policy = "PREVENT" if args.deletion_protection else "DELETE"
@@ -158,7 +191,7 @@ class Transformations(pulumi.ComponentResource):
                 git_remote_settings=git,
                 labels=labels,
                 deletion_policy=policy,
-                opts=child,
+                opts=with_depends_on(child, *grants),
             )
             dataform.RepositoryIamMember(
                 f"repository-editor-{repo.name}",
@@ -169,12 +202,3 @@ class Transformations(pulumi.ComponentResource):
                 member=args.job_runner_member,
                 opts=child,
             )
-
-        # The agent exists once the first repository does; grant after creating them.
-        serviceaccount.IAMMember(
-            "dataform-agent-token-creator",
-            service_account_id=identity.account_id,
-            role="roles/iam.serviceAccountTokenCreator",
-            member=args.dataform_agent_member,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.repositories.values())),
-        )

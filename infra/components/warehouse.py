@@ -10,6 +10,7 @@ import pulumi
 from pulumi_gcp import bigquery
 
 from dayflow.tables import TableDef
+from infra.components import get_child_options
 
 # BigQuery reports legacy type names; declaring them avoids a perpetual diff on every preview.
 _LEGACY_TYPES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
@@ -70,7 +71,7 @@ class Warehouse(pulumi.ComponentResource):
         self, name: str, args: WarehouseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("dayflow:infra:Warehouse", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = get_child_options(self, opts)
         policy = "PREVENT" if args.deletion_protection else "DELETE"
         labels = dict(args.labels)
 

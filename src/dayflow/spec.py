@@ -160,6 +160,13 @@ class DbtJob(_Job):
     vars: TransformVars = Field(default_factory=dict)
     # Logical dataset of models without a `schema` config (the profile's dataset).
     dataset: Identifier = "dbt"
+    # Logical datasets the project's models write (default: `dataset`). Infra grants the dbt
+    # account write access on exactly these, and creates them.
+    writes: list[Identifier] = Field(default_factory=list)
+
+    def get_written_datasets(self) -> tuple[str, ...]:
+        """The logical datasets this job writes: `writes`, else the profile's `dataset`."""
+        return tuple(dict.fromkeys(self.writes or [self.dataset]))
 
 
 class ManagedDataform(_Model):
@@ -175,6 +182,13 @@ class DataformJob(_Job):
     # When set, run through the managed Dataform API instead of the local CLI.
     managed: ManagedDataform | None = None
     vars: TransformVars = Field(default_factory=dict)
+    # Logical datasets the project's actions write (tables, views, assertions). Infra grants
+    # the Dataform account write access on exactly these, and creates them.
+    writes: list[Identifier] = Field(default_factory=list)
+
+    def get_written_datasets(self) -> tuple[str, ...]:
+        """The logical datasets this job writes, as declared in `writes`."""
+        return tuple(dict.fromkeys(self.writes))
 
 
 class HttpJob(_Job):

@@ -21,6 +21,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from generated_spec import write_spec  # noqa: F401  (re-exported for tests and bench/infra.py)
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,14 @@ class GcpMocks(pulumi.runtime.Mocks):
             state["url"] = f"gs://{name}"
         elif args.typ == "gcp:storage/bucketObject:BucketObject":
             state["md5hash"] = "bW9jaw=="
+        elif args.typ == "gcp:projects/serviceIdentity:ServiceIdentity":
+            # service-<number>@gcp-sa-<api>.iam.gserviceaccount.com: the agent's documented form.
+            agent = state["service"].split(".")[0]
+            email = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
+            state |= {"email": email, "member": f"serviceAccount:{email}"}
+            rid = f"projects/{project}/services/{state['service']}"
+        elif args.typ == "gcp:projects/service:Service":
+            rid = f"{project}/{state['service']}"
         elif args.typ == "gcp:workflows/workflow:Workflow":
             rid = f"projects/{project}/locations/{state['region']}/workflows/{name}"
         elif not args.custom:
@@ -86,6 +95,32 @@ class GcpMocks(pulumi.runtime.Mocks):
             project = args.args.get("projectId", "mock-project")
             return {"number": PROJECT_NUMBER, "projectId": project, "name": project}
         raise NotImplementedError(f"unmocked invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock engine, also recording each resource's dependencies (explicit and implicit).
+
+    `dependencies` of a RegisterResource request hold the URNs the SDK resolved from
+    `depends_on` and from every input that is another resource's output.
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.dependencies: dict[str, frozenset[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        self.dependencies[response.urn] = frozenset(request.dependencies)
+        return response
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """What the program passed to one resource's constructor: Python names, raw values."""
+
+    resource_class: type
+    name: str
+    props: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -115,6 +150,21 @@ class Deployment:
     """What one run of the program registered."""
 
     resources: list[Registered] = field(default_factory=list)
+    # URN -> URNs it depends on directly.
+    dependencies: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Constructor arguments of every resource, as the program passed them.
+    arguments: list[Arguments] = field(default_factory=list)
+
+    def get_all_dependencies(self, resource: Registered) -> set[str]:
+        """URNs `resource` waits for, directly or through other resources (transitively)."""
+        seen: set[str] = set()
+        todo = list(self.dependencies.get(resource.urn, ()))
+        while todo:
+            urn = todo.pop()
+            if urn not in seen:
+                seen.add(urn)
+                todo.extend(self.dependencies.get(urn, ()))
+        return seen
 
     def __iter__(self) -> Iterator[Registered]:
         return iter(self.resources)
@@ -190,19 +240,30 @@ def run_under_mocks(
 ) -> Deployment:
     """Run `body` as a Pulumi program on a fresh mock engine; return what it registered."""
     mocks = GcpMocks()
-    monitor = MockMonitor(mocks)
+    monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="dayflow", stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {k: _as_config_string(v) for k, v in (config or {}).items()}, secret_keys=secret_keys
     )
+    arguments: list[Arguments] = []
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        # A stack transformation sees each constructor's props before serialization: nested
+        # dicts keep the keys the program wrote (the engine would only see camelCase).
+        arguments.append(Arguments(type(args.resource), args.name, dict(args.props)))
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> None:
+        pulumi.runtime.register_stack_transformation(record)
         body()
 
     program()
     registered = monitor.get_registered_resources()
-    return Deployment([Registered.from_urn(urn, reg.state) for urn, reg in registered.items()])
+    return Deployment(
+        [Registered.from_urn(urn, reg.state) for urn, reg in registered.items()],
+        dict(monitor.dependencies),
+        arguments,
+    )
 
 
 # --- fixture files -----------------------------------------------------------------------------
@@ -276,102 +337,6 @@ def get_function_dir(tmp: Path) -> Path:
     return write_files(tmp / "functions" / "ingest_events", FIXTURE_FUNCTION)
 
 
-# --- generated specs ---------------------------------------------------------------------------
-
-
-def write_spec(folder: Path, num_pipelines: int, num_topics: int = 10) -> Path:
-    """A valid spec with `num_pipelines` pipelines of every job kind, and `num_topics` topics.
-
-    Pipeline i has a SQL job into `staging_<i % 5>`, a dedup job of topic `events_<i % topics>`
-    into `semantic`, and depending on i a dbt job, a managed Dataform job, or an HTTP call;
-    every seventh pipeline is hourly.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sql").mkdir(exist_ok=True)
-    topics = {
-        f"events_{t}": {
-            "key": ["id"],
-            "event_time": "updated_at",
-            "fields": {
-                "id": {"type": "string", "required": True},
-                "amount": {"type": "number"},
-                "tags": {"type": "array"},
-                "updated_at": {"type": "timestamp", "required": True},
-            },
-        }
-        for t in range(num_topics)
-    }
-    pipelines: dict[str, Any] = {}
-    for i in range(num_pipelines):
-        hourly = i % 7 == 6
-        sql = f"sql/p{i}.sql"
-        (folder / sql).write_text(f"SELECT {i} AS n, @partition_key AS partition_key\n")
-        partition_type = "TIMESTAMP" if hourly else "DATE"
-        jobs: dict[str, Any] = {
-            "load": {
-                "kind": "bigquery_sql",
-                "sql": sql,
-                "destination": {
-                    "dataset": f"staging_{i % 5}",
-                    "table": f"t{i}",
-                    "partition_field": "ts" if hourly else "d",
-                    "partition_type": partition_type,
-                },
-            },
-            "dedup": {
-                "kind": "dedup",
-                "topic": f"events_{i % num_topics}",
-                "history": i % 2 == 1,
-                "destination": {
-                    "dataset": "semantic",
-                    "table": f"events_{i}",
-                    "partition_field": "updated_at" if hourly else "event_date",
-                    "partition_type": partition_type,
-                    "clustering": ["id"],
-                },
-            },
-        }
-        if i % 10 == 3:
-            jobs["models"] = {"kind": "dbt", "project_dir": "dbt", "depends_on": ["load"]}
-        elif i % 10 == 5:
-            jobs["dataform"] = {
-                "kind": "dataform",
-                "project_dir": "dataform",
-                "managed": {"repository": f"repo_{i % 2}", "git_commitish": "main"},
-            }
-        elif i % 10 == 7:
-            jobs["notify"] = {
-                "kind": "http",
-                "url": "https://example.com/hook",
-                "depends_on": ["dedup"],
-            }
-        pipelines[f"pipeline_{i}"] = {
-            "granularity": "hour" if hourly else "day",
-            "timezone": ["Europe/Stockholm", "UTC", "America/New_York"][i % 3],
-            "schedule": f"{i % 60} {'*' if hourly else i % 24} * * *",
-            "start": "2024-01-01T00" if hourly else "2024-01-01",
-            "jobs": jobs,
-        }
-    spec = {
-        "version": 1,
-        "name": "generated",
-        "environments": {
-            "local": {"gcp_project": "local"},
-            "dev": {
-                "gcp_project": "acme-shop-dev",
-                "dataset_prefix": "dev_",
-                "labels": {"env": "dev"},
-            },
-            "prod": {"gcp_project": "acme-shop-prod", "labels": {"env": "prod"}},
-        },
-        "pipelines": pipelines,
-        "topics": topics,
-    }
-    path = folder / "dayflow.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
 class T:
     """Type tokens of the resources the tests look at."""
 
@@ -394,3 +359,6 @@ class T:
     REPOSITORY = "gcp:dataform/repository:Repository"
     REPOSITORY_IAM = "gcp:dataform/repositoryIamMember:RepositoryIamMember"
     SECRET_VERSION = "gcp:secretmanager/secretVersion:SecretVersion"
+    SECRET_IAM = "gcp:secretmanager/secretIamMember:SecretIamMember"
+    API = "gcp:projects/service:Service"
+    AGENT = "gcp:projects/serviceIdentity:ServiceIdentity"

@@ -6,12 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi_harness import ROOT, write_files, write_spec
 
 from dayflow.semantic import get_semantic_table
 from dayflow.spec import DedupJob, load_spec
 from infra import catalog
-from infra.naming import get_account_id, get_service_name, get_workflow_name
+from infra.naming import (
+    ServiceNameError,
+    check_service_name,
+    get_account_id,
+    get_service_name,
+    get_workflow_name,
+)
 from infra.source_archive import build_source_archive
 
 EXAMPLE = load_spec(ROOT / "dayflow.yaml")
@@ -40,19 +47,38 @@ def test_dataset_roles_give_editor_where_written_and_viewer_elsewhere() -> None:
             "ingest": catalog.DATA_VIEWER,
         },
         "ingest": {"ingest": catalog.DATA_EDITOR},
-        # The example's dbt job: reads everything, writes only transformDatasets (none set).
-        "dbt": dict.fromkeys(
-            ("dayflow", "ingest", "mart", "semantic", "staging"), catalog.DATA_VIEWER
-        ),
+        # The example's dbt job: reads everything, writes what it declares (`writes: [mart]`).
+        "dbt": {
+            **dict.fromkeys(("dayflow", "ingest", "semantic", "staging"), catalog.DATA_VIEWER),
+            "mart": catalog.DATA_EDITOR,
+        },
     }
 
 
-def test_transform_datasets_are_writable_by_dbt_and_dataform_only(tmp_path: Path) -> None:
+def test_transform_accounts_write_exactly_the_datasets_their_jobs_declare(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, 10, num_topics=2))
-    roles = catalog.get_dataset_roles(spec, ("mart",))
-    assert roles["dbt"]["mart"] == roles["dataform"]["mart"] == catalog.DATA_EDITOR
+    roles = catalog.get_dataset_roles(spec)
+    editor = catalog.DATA_EDITOR
+    assert {d for d, r in roles["dbt"].items() if r == editor} == {"mart"}
+    assert {d for d, r in roles["dataform"].items() if r == editor} == {
+        "mart",
+        "dataform_assertions",
+    }
+    # A declared dataset is created like any other, and only its writers may write it.
+    assert "dataform_assertions" in catalog.get_datasets(spec)
     assert roles["job_runner"]["mart"] == catalog.DATA_VIEWER
+    assert roles["dbt"]["dataform_assertions"] == catalog.DATA_VIEWER
     assert "mart" not in roles["ingest"]
+
+
+def test_a_dbt_job_without_writes_writes_its_profile_dataset(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, 10, num_topics=2)
+    raw = yaml.safe_load(path.read_text())
+    del raw["pipelines"]["pipeline_3"]["jobs"]["models"]["writes"]
+    path.write_text(yaml.safe_dump(raw))
+    spec = load_spec(path)
+    roles = catalog.get_dataset_roles(spec)
+    assert {d for d, r in roles["dbt"].items() if r == catalog.DATA_EDITOR} == {"dbt"}
 
 
 def test_semantic_tables_are_those_the_dedup_jobs_write(tmp_path: Path) -> None:
@@ -82,11 +108,30 @@ def test_account_ids_fit_gcp_rules(workload: str, expected: str | None) -> None:
     assert get_account_id(workload) == account  # deterministic
 
 
-def test_long_names_are_shortened_distinctly() -> None:
+def test_long_names_are_shortened_distinctly_within_cloud_runs_49_characters() -> None:
+    # Cloud Run serviceId "must contain fewer than 50 characters":
+    # https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services/create
     a = get_service_name("ingest", "t" * 80 + "_a")
     b = get_service_name("ingest", "t" * 80 + "_b")
-    assert len(a) == len(b) == 63
+    assert len(a) == len(b) == 49
     assert a != b
+    assert len(get_service_name("ingest", "t" * 42)) == 49  # 49 fits as it is
+    assert get_service_name("ingest", "t" * 42) == "ingest-" + "t" * 42
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("x" * 50, "50 characters"), ("1st-service", "11 characters"), ("ends-", "5 characters")],
+)
+def test_a_service_name_cloud_run_would_refuse_is_a_clear_error(name: str, why: str) -> None:
+    with pytest.raises(
+        ServiceNameError,
+        match=re.escape(
+            f"service name {name!r} ({why}) is not a valid Cloud Run service or gen2 "
+            "function name (expected at most 49 characters"
+        ),
+    ):
+        check_service_name(name)
 
 
 def test_workflow_names_are_the_file_stems() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pulumi_harness import ROOT, Deploy, write_files
+from pulumi_harness import ROOT, Deploy, Deployment, T, write_files
 
 from infra.config import StackConfigError
 
@@ -66,9 +66,31 @@ def test_stack_files_set_only_declared_keys(stack: str) -> None:
         ),
         ({"maxInstances": 0}, "config maxInstances: 0 is out of range (expected 1..1000)"),
         (
-            {"transformDatasets": ["mart", "bad-name"]},
-            "config transformDatasets: ['mart', 'bad-name'] is not a list of dataset names",
+            {"image": "europe-north1-docker.pkg.dev/p/dayflow/job-runner:latest"},
+            "config image: 'europe-north1-docker.pkg.dev/p/dayflow/job-runner:latest' uses the "
+            "moving tag 'latest' (expected a digest or a tag of one build",
         ),
+        (
+            {"image": "localhost:5000/dayflow/job-runner"},
+            "config image: 'localhost:5000/dayflow/job-runner' has no tag or digest "
+            "(expected a pinned image",
+        ),
+        (
+            {"image": "r/job-runner@sha256:abc"},
+            "config image: 'r/job-runner@sha256:abc' has a malformed digest "
+            "(expected @sha256: and 64 hex digits)",
+        ),
+        (
+            {"schedulerRegion": None},
+            "config schedulerRegion: missing, and the stack's region 'europe-north1' has no "
+            "Cloud Scheduler (expected schedulerRegion set to one of: asia-east1, ",
+        ),
+        (
+            {"schedulerRegion": "europe-north1"},
+            "config schedulerRegion: 'europe-north1' has no Cloud Scheduler "
+            "(expected one of: asia-east1, asia-east2,",
+        ),
+        ({"jobRunnerConcurrency": 0}, "config jobRunnerConcurrency: 0 is out of range"),
         (
             {"dataformGitRemotes": {"nope": "https://github.com/acme/x.git"}},
             "config dataformGitRemotes.nope: no dataform job of dayflow.yaml manages repository "
@@ -81,6 +103,38 @@ def test_bad_config_is_rejected_with_the_key_and_the_expectation(
 ) -> None:
     with pytest.raises(StackConfigError, match=re.escape(message)):
         deploy("dev", **overrides)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "europe-north1-docker.pkg.dev/p/dayflow/job-runner@sha256:" + "0" * 64,
+        "europe-north1-docker.pkg.dev/p/dayflow/job-runner:3f9c2e1@sha256:" + "a" * 64,
+        "europe-north1-docker.pkg.dev/p/dayflow/job-runner:3f9c2e1",
+        "localhost:5000/job-runner:v1",
+    ],
+)
+def test_an_image_pinned_by_digest_or_build_tag_is_deployed(deploy: Deploy, image: str) -> None:
+    service = deploy("dev", image=image).one(T.SERVICE, "service")
+    assert service.state["template"]["containers"][0]["image"] == image
+
+
+def test_schedules_run_in_the_stack_region_when_scheduler_is_there(
+    deploy: Deploy, tmp_path: Path
+) -> None:
+    # https://cloud.google.com/scheduler/docs/locations lists us-central1.
+    spec = (ROOT / "dayflow.yaml").read_text().replace("europe-north1", "us-central1")
+    path = write_files(tmp_path, {"dayflow.yaml": spec}) / "dayflow.yaml"
+    for name in ("transform",):
+        (tmp_path / name).symlink_to(ROOT / name)
+    deployment = deploy("dev", specPath=str(path), schedulerRegion=None)
+    assert {j.state["region"] for j in deployment.of_type(T.SCHEDULE)} == {"us-central1"}
+    assert {w.state["region"] for w in deployment.of_type(T.WORKFLOW)} == {"us-central1"}
+
+
+def test_example_stacks_schedule_next_to_europe_north1(dev: Deployment) -> None:
+    assert {j.state["region"] for j in dev.of_type(T.SCHEDULE)} == {"europe-west1"}
+    assert {w.state["region"] for w in dev.of_type(T.WORKFLOW)} == {"europe-north1"}
 
 
 def test_missing_run_partition_workflow_is_rejected(deploy: Deploy, tmp_path: Path) -> None:

@@ -28,7 +28,6 @@ def fifty(deploy: Deploy, spec_path: Path) -> Deployment:
         "prod",
         secrets=("dataformGitToken",),
         specPath=str(spec_path),
-        transformDatasets=["mart"],
         dataformGitRemotes={"repo_1": "https://github.com/acme/dataform.git"},
         dataformGitToken=TOKEN,
     )
@@ -91,15 +90,34 @@ def test_dbt_runs_as_its_own_account_impersonated_by_the_job_runner(fifty: Deplo
     )
 
 
-def test_transform_accounts_write_only_the_transform_datasets(fifty: Deployment) -> None:
-    for workload in ("dbt", "dataform"):
+def test_transform_accounts_write_only_the_datasets_their_jobs_declare(fifty: Deployment) -> None:
+    declared = {"dbt": {"mart"}, "dataform": {"mart", "dataform_assertions"}}
+    for workload, writes in declared.items():
         roles = {
             g.state["datasetId"]: g.state["role"]
             for g in fifty.of_type(T.DATASET_IAM)
             if g.state["member"] == member(fifty, workload)
         }
-        assert {d for d, r in roles.items() if r == "roles/bigquery.dataEditor"} == {"mart"}
+        assert {d for d, r in roles.items() if r == "roles/bigquery.dataEditor"} == writes
         assert roles["semantic"] == roles["ingest"] == "roles/bigquery.dataViewer"
+        # Queries run in the project; table access comes from the dataset roles above.
+        assert fifty.by_state(
+            T.PROJECT_IAM, role="roles/bigquery.jobUser", member=member(fifty, workload)
+        )
+
+
+def test_the_job_runner_may_impersonate_the_transform_accounts_and_no_other(
+    fifty: Deployment,
+) -> None:
+    runner = member(fifty, "job-runner")
+    token_creator = {
+        g.state["serviceAccountId"]
+        for g in fifty.of_type(T.ACCOUNT_IAM)
+        if g.state["member"] == runner and g.state["role"] == "roles/iam.serviceAccountTokenCreator"
+    }
+    assert token_creator == {
+        fifty.one(T.ACCOUNT, f"sa-{w}").state["name"] for w in ("dbt", "dataform")
+    }
 
 
 def test_managed_dataform_repositories_run_as_the_dataform_account(fifty: Deployment) -> None:

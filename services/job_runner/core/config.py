@@ -40,6 +40,8 @@ class JobRunnerSettings(BaseSettings):
     scheduler_service_account: str | None = None
     workflows_service_account: str | None = None
     operator_members: list[str] = []
+    # Runs executing at once in one instance; infra sets it to the Cloud Run concurrency.
+    max_concurrent_runs: int = 20
 
     @field_validator("operator_members")
     @classmethod

@@ -1,0 +1,78 @@
+"""The CI/CD workflow (.github/workflows/deploy.yml): secrets, identities, pinned images.
+
+Static checks of the YAML: GitHub Actions cannot run here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
+ACTION = yaml.safe_load((ROOT / ".github/actions/pulumi-stack/action.yml").read_text())
+JOBS: dict[str, dict[str, Any]] = WORKFLOW["jobs"]
+
+# Current major versions (December 2026): actions/checkout v6 (Node 24, released 2025-11,
+# https://github.com/actions/checkout/releases/tag/v6.0.0), actions/setup-python v7
+# (https://github.com/actions/setup-python/releases/tag/v7.0.0), google-github-actions/auth v3
+# and setup-gcloud v3 (https://github.com/google-github-actions/auth), pulumi/actions v6.
+CURRENT = {
+    "actions/checkout": "v6",
+    "actions/setup-python": "v7",
+    "google-github-actions/auth": "v3",
+    "google-github-actions/setup-gcloud": "v3",
+    "pulumi/actions": "v6",
+}
+
+
+def uses(steps: list[dict[str, Any]]) -> list[str]:
+    return [s["uses"] for s in steps if "uses" in s and not s["uses"].startswith("./")]
+
+
+def test_the_passphrase_is_given_only_to_jobs_in_protected_environments() -> None:
+    assert "PULUMI_CONFIG_PASSPHRASE" not in WORKFLOW.get("env", {})
+    holders = {n for n, job in JOBS.items() if "PULUMI_CONFIG_PASSPHRASE" in job.get("env", {})}
+    assert holders == {"preview", "deploy-dev", "deploy-prod"}
+    for name in holders:
+        assert JOBS[name]["environment"] in {"preview-${{ matrix.stack }}", "dev", "prod"}
+    assert "secrets." not in yaml.safe_dump(JOBS["test"]) + yaml.safe_dump(JOBS["image"])
+
+
+def test_gcp_identities_come_from_the_jobs_environment() -> None:
+    for name in ("preview", "deploy-dev", "deploy-prod"):
+        step = JOBS[name]["steps"][-1]
+        assert step["with"]["service-account"] == "${{ vars.GCP_SERVICE_ACCOUNT }}"
+        assert "environment" in JOBS[name]
+    # The WIF binding is per environment subject, as the header documents it.
+    header = (ROOT / ".github/workflows/deploy.yml").read_text()
+    assert "subject/repo:OWNER/REPO:environment:prod" in header
+    assert "roles/viewer" in header and "Never" in header
+
+
+def test_deploys_use_the_image_digest_the_image_job_pushed() -> None:
+    push = next(s for s in JOBS["image"]["steps"] if s.get("id") == "push")
+    assert "RepoDigests" in push["run"] and "@sha256:" in push["run"]
+    assert JOBS["image"]["outputs"]["image"] == "${{ steps.push.outputs.image }}"
+    for name in ("deploy-dev", "deploy-prod"):
+        assert "image" in JOBS[name]["needs"]
+        assert JOBS[name]["steps"][-1]["with"]["image"] == "${{ needs.image.outputs.image }}"
+    assert JOBS["deploy-prod"]["needs"] == ["image", "deploy-dev"]
+
+
+@pytest.mark.parametrize(
+    "used",
+    sorted(
+        {u for job in JOBS.values() for u in uses(job["steps"])}
+        | set(uses(ACTION["runs"]["steps"]))
+    ),
+)
+def test_actions_are_at_their_current_major_version(used: str) -> None:
+    name, _, version = used.partition("@")
+    assert name in CURRENT, used
+    assert re.fullmatch(r"v\d+", version), used
+    assert version == CURRENT[name], used
