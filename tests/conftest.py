@@ -76,18 +76,14 @@ class Server:
 @pytest.fixture
 def job_runner(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Server]:
     """The real job-runner app on a free port, over the example spec with fresh datasets."""
-    from dayflow.ledger import ensure_table
+    from dayflow.local.stack import create_warehouse
     from dayflow.spec import load_spec
-    from dayflow.tables import LEDGER
-    from dayflow.warehouse import make_bigquery_client
     from job_runner.core.config import JobRunnerSettings
     from job_runner.main import create_app
 
     spec_path = write_spec(tmp_path)
-    env = load_spec(spec_path).get_environment("local")
-    client = make_bigquery_client("local", bigquery_endpoint)
-    ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
-    client.close()
+    # Datasets belong to infra (`dayflow local up` here): the job-runner never creates one.
+    create_warehouse(load_spec(spec_path), bigquery_endpoint)
     settings = JobRunnerSettings(spec_path=spec_path, bigquery_endpoint=bigquery_endpoint)
     with Server(create_app(settings)) as server:
         yield server

@@ -2,19 +2,26 @@
 from its ingest table by a `dedup` job.
 
 Which events belong to partition P: those whose event time (the topic's `event_time` field) lies
-in P's half-open UTC bounds `[@partition_start, @partition_end)`; for a `date` event time, those
-dated `@partition_date`. Whenever an event arrived does not matter, so a replay or a late event
-lands in the partition of its event time the next time that partition is built (a scheduled
-run, its `catch_up` window, or a backfill). Events that arrive after P was built reach it only
-when P is rebuilt.
+in P's half-open UTC bounds `[@partition_start, @partition_end)` (for a `date` event time, those
+dated `@partition_date`), and that were ingested before P's end plus the job's
+`allowed_lateness_days` (default 7; `null`: no bound).
+
+Late events, the rule: an event that arrives within the allowance lands in P the next time P is
+built (a scheduled run, its `catch_up` window, or a backfill); events that arrive after P was
+built reach it only when P is rebuilt. An event ingested after `@partition_end + allowance` never
+reaches P: it stays in the ingest table (where a query can count it), but no rebuild reads it.
+So once `@partition_end + allowance` has passed, P is final: every rebuild, whenever it runs,
+produces the same rows. To load a replay of old events (history published today), set
+`allowed_lateness_days: null`, or large enough, and rebuild.
 
 Reading the ingest table, partitioned by ingestion time: the query filters
-`ingested_at >= @partition_start - INGEST_LOOKBACK` and has no upper bound. The ingest function
-dead-letters events whose event time is more than `MAX_EVENT_TIME_AHEAD` (1 day) after their
-ingestion, so every valid event of P was ingested after P's start minus 1 day; the second day of
-the 2-day lookback covers a `date` event time in any timezone. The cost: building P scans the
-ingest partitions from P's start until now (a day or two for a scheduled run; more for a
-backfill of old partitions).
+`@partition_start - INGEST_LOOKBACK <= ingested_at < @partition_end + allowance`. The ingest
+function dead-letters events whose event time is more than `MAX_EVENT_TIME_AHEAD` (1 day) after
+their ingestion, so every valid event of P was ingested after P's start minus 1 day; the second
+day of the 2-day lookback covers a `date` event time in any timezone. The cost: building a daily
+partition scans at most 2 + 1 + allowance days of ingest partitions (10 with the default),
+whenever it runs; with no bound, it scans from P's start - 2 days until now, so a backfill of N
+old partitions costs O(N^2) (bench/dedup_cost.py).
 
 The SELECT, per partition:
 1. each message once: redeliveries can be stored twice, since BigQuery's insertId
@@ -24,10 +31,11 @@ The SELECT, per partition:
 3. latest state (default): per business key, the event of P with the greatest event time, then
    publish time, then message id (a deterministic tie-break);
    history (`history: true`, SCD type 2): every version of P, with `valid_from` = its event time,
-   `valid_to` = the event time of the key's next version among all events ingested so far (also
-   after P), and `is_current` = no next version. A partition's `valid_to` and `is_current` are
-   as of its build: rebuild it (or read `is_current` from the newest partition) after later
-   versions arrive.
+   `valid_to` = the event time of the key's next version among the events read (also those of
+   later partitions, ingested before P's end + allowance), and `is_current` = no next version.
+   A partition's `valid_to` and `is_current` are as of its build, and at most as of its end +
+   allowance: a version superseded later keeps `is_current` in P (read `is_current` from the
+   newest partition, or derive validity across partitions from `valid_from`).
 
 The job-runner writes the result into the destination partition with its replace-partition
 transaction, so a rebuild replaces the partition: idempotent.
@@ -150,12 +158,19 @@ def build_dedup_sql(topic_name: str, topic: Topic, job: DedupJob, ingest_dataset
     outputs += [*topic.fields, "message_id", "publish_time"]
     order = f"{event_time}, publish_time, message_id"
     lookback = int(INGEST_LOOKBACK.total_seconds())
+    ingested_before = ""
+    if job.allowed_lateness_days is not None:
+        lateness = int(timedelta(days=job.allowed_lateness_days).total_seconds())
+        ingested_before = (
+            f"\n    AND ingested_at < TIMESTAMP_ADD(@partition_end, INTERVAL {lateness} SECOND)"
+        )
     head = f"""-- Semantic table of topic `{topic_name}` for one partition (dayflow dedup job).
 WITH messages AS (
-  -- Each message once; the lookback bounds the ingest partitions read (dayflow.semantic).
+  -- Each message once; the lookback and the lateness allowance bound the ingest partitions
+  -- read (dayflow.semantic).
   SELECT message_id, publish_time, data
   FROM {source}
-  WHERE ingested_at >= TIMESTAMP_SUB(@partition_start, INTERVAL {lookback} SECOND)
+  WHERE ingested_at >= TIMESTAMP_SUB(@partition_start, INTERVAL {lookback} SECOND){ingested_before}
   QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY ingested_at, publish_time) = 1
 ),
 events AS (

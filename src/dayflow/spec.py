@@ -206,6 +206,10 @@ class DedupJob(_Job):
     destination: Destination
     # SCD type 2 history (valid_from, valid_to, is_current) instead of the latest state only.
     history: bool = False
+    # Events ingested more than this many days after their partition's end are not read, so a
+    # build scans a bounded window of the ingest table (dayflow.semantic). null: no bound (to
+    # load a replay of old events; each build then scans the ingest table up to now).
+    allowed_lateness_days: int | None = Field(default=7, ge=0, le=3650)
 
 
 Job = Annotated[

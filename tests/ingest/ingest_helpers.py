@@ -30,22 +30,28 @@ pipelines:
     timezone: Europe/Stockholm
     schedule: "0 3 * * *"
     start: "2024-01-01"
+    # The tests publish January 2024's events today, a replay: no lateness bound (one test
+    # sets one).
     jobs:
       orders_latest:
         kind: dedup
+        allowed_lateness_days: null
         topic: orders
         destination: {{dataset: semantic, table: orders, partition_field: partition_date}}
       orders_history:
         kind: dedup
+        allowed_lateness_days: null
         topic: orders
         history: true
         destination: {{dataset: semantic, table: orders_history, partition_field: partition_date}}
       things_latest:
         kind: dedup
+        allowed_lateness_days: null
         topic: things
         destination: {{dataset: semantic, table: things, partition_field: seen_on}}
       things_history:
         kind: dedup
+        allowed_lateness_days: null
         topic: things
         history: true
         destination: {{dataset: semantic, table: things_history, partition_field: partition_date}}

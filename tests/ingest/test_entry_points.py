@@ -106,6 +106,58 @@ def test_push_envelope_to_an_endpoint_without_topic_is_dead_lettered(
     assert row["detail"].startswith("the CloudEvent source names no topic")
 
 
+# Pub/Sub accepts a message with attributes and no data ("it must contain either a non-empty data
+# field, or at least one attribute": https://cloud.google.com/pubsub/docs/reference/rest/v1/PubsubMessage),
+# and delivers it without `data`, in a push envelope (https://cloud.google.com/pubsub/docs/push)
+# or an Eventarc CloudEvent. functions-framework 3.10.2 cannot convert such a push envelope (a
+# TypeError, a 500): the function reads it first.
+ATTRIBUTES_ONLY = {"attributes": {"kind": "ping"}, "publishTime": "2024-01-15T10:00:01Z"}
+NO_DATA_DETAIL = (
+    "message has no data, only attributes (kind) (expected a JSON payload in data, base64-encoded)"
+)
+
+
+@pytest.mark.parametrize("delivery", ["push", "push-empty-data", "binary-cloudevent"])
+def test_attribute_only_message_is_dead_lettered_with_a_reason(
+    function_client: Any, tables: Tables, delivery: str
+) -> None:
+    message = {**ATTRIBUTES_ONLY, "messageId": f"m-{delivery}"}
+    if delivery == "push-empty-data":
+        message["data"] = ""
+    if delivery.startswith("push"):
+        response = function_client.post(
+            "/projects/local/topics/orders",
+            data=push_envelope(message),
+            headers={"Content-Type": "application/json"},
+        )
+    else:
+        response = post_binary(function_client, "orders", message)
+
+    assert response.status_code == 200, response.text  # acknowledged, not redelivered
+    [row] = tables.dead_letters()
+    assert (row["message_id"], row["topic"], row["reason"]) == (
+        f"m-{delivery}",
+        "orders",
+        "no_data",
+    )
+    assert row["detail"] == NO_DATA_DETAIL
+    assert row["attributes"] == {"kind": "ping"}
+    assert row["subscription"] == "projects/local/subscriptions/orders-ingest"
+    assert row["publish_time"] == datetime(2024, 1, 15, 10, 0, 1, tzinfo=UTC)
+    assert tables.ingested() == []
+
+
+@FF_UTCNOW
+def test_push_request_that_is_not_an_envelope_is_still_refused(function_client: Any) -> None:
+    response = function_client.post(
+        "/projects/local/topics/orders",
+        data=json.dumps({"subscription": "projects/local/subscriptions/x"}),
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code >= 400  # neither a CloudEvent nor a push envelope
+
+
 def test_redelivered_message_is_stored_once(function_client: Any, tables: Tables) -> None:
     message = pubsub_message(order(4), "m-twice")
 

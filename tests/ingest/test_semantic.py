@@ -237,6 +237,31 @@ def test_ingest_rows_older_than_the_lookback_are_not_read(
     assert [r["message_id"] for r in rows] == ["recent"]
 
 
+def test_ingest_rows_later_than_the_lateness_allowance_are_not_read(
+    function_client: Any, tables: Tables
+) -> None:
+    publish(function_client, "orders", order(1), "replayed")  # a 2024 event, ingested today
+    [stored] = tables.ingested()
+    # 2024-01-15 in Europe/Stockholm ends at 2024-01-15T23:00Z: 7 days later is the bound.
+    late = [
+        {**stored, "message_id": "in-time", "ingested_at": t("2024-01-22T22:59:59Z")},
+        {**stored, "message_id": "too-late", "ingested_at": t("2024-01-22T23:00:00Z")},
+    ]
+    table = tables.client.get_table(tables.ingest_table("orders").strip("`"))
+    assert tables.client.insert_rows(table, late) == []
+    job = get_dedup_job(tables.spec, "orders_history")
+    topic = tables.spec.topics["orders"]
+
+    def read(allowed_lateness_days: int | None) -> list[str]:
+        bounded = job.model_copy(update={"allowed_lateness_days": allowed_lateness_days})
+        sql = build_dedup_sql("orders", topic, bounded, f"local.{tables.prefix}ingest")
+        return sorted(r["message_id"] for r in tables.query(sql, partition_params("2024-01-15")))
+
+    assert DedupJob.model_fields["allowed_lateness_days"].default == 7
+    assert read(7) == ["in-time"]
+    assert read(None) == ["in-time", "replayed", "too-late"]
+
+
 def topic_with(**fields: TopicField) -> Topic:
     return Topic(
         fields={"id": TopicField(type="string"), "at": TopicField(type="timestamp"), **fields},

@@ -9,10 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dayflow.ledger import ensure_table
+from dayflow.local.stack import create_warehouse
 from dayflow.spec import load_spec
-from dayflow.tables import LEDGER
-from dayflow.warehouse import make_bigquery_client
 from dayflow.workflows_engine import WorkflowEngine
 from dayflow.workflows_engine.grpc_api import start_grpc_server
 from job_runner.core.config import JobRunnerSettings
@@ -44,9 +42,7 @@ def engine() -> Iterator[WorkflowEngine]:
 def http(tmp_path: Path, bigquery_endpoint: str, engine: WorkflowEngine) -> Iterator[httpx.Client]:
     server, port = start_grpc_server(engine, "127.0.0.1", 0)
     spec_path = write_spec(tmp_path)
-    env = load_spec(spec_path).get_environment("local")
-    with make_bigquery_client("local", bigquery_endpoint) as client:
-        ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+    create_warehouse(load_spec(spec_path), bigquery_endpoint)
     settings = JobRunnerSettings(
         spec_path=spec_path,
         bigquery_endpoint=bigquery_endpoint,

@@ -8,10 +8,8 @@ import httpx
 import pytest
 import yaml
 
-from dayflow.ledger import ensure_table
+from dayflow.local.stack import create_warehouse
 from dayflow.spec import load_spec
-from dayflow.tables import LEDGER
-from dayflow.warehouse import make_bigquery_client
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
 from tests.conftest import Server, write_spec
@@ -40,9 +38,7 @@ def broken_runner(tmp_path: Path, bigquery_endpoint: str):  # type: ignore[no-un
     }
     jobs["later"] = {"kind": "http", "url": "https://example.com/hook"}
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    env = load_spec(spec_path).get_environment("local")
-    with make_bigquery_client("local", bigquery_endpoint) as client:
-        ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+    create_warehouse(load_spec(spec_path), bigquery_endpoint)
     with (
         Server(
             create_app(JobRunnerSettings(spec_path=spec_path, bigquery_endpoint=bigquery_endpoint))

@@ -17,10 +17,8 @@ import httpx
 import pytest
 import yaml
 
-from dayflow.ledger import ensure_table
+from dayflow.local.stack import create_warehouse
 from dayflow.spec import load_spec
-from dayflow.tables import LEDGER
-from dayflow.warehouse import make_bigquery_client
 from dayflow.workflows_engine import Execution, FakeClock, WorkflowEngine
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
@@ -121,9 +119,7 @@ def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[
             spec = yaml.safe_load(spec_path.read_text())
             spec["pipelines"].update(pipelines)
             spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-        env = load_spec(spec_path).get_environment("local")
-        with make_bigquery_client("local", bigquery_endpoint) as client:
-            ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+        create_warehouse(load_spec(spec_path), bigquery_endpoint)
         settings = JobRunnerSettings(
             spec_path=spec_path, bigquery_endpoint=bigquery_endpoint, faults_file=faults_file
         )

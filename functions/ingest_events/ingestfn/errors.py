@@ -9,6 +9,7 @@ from __future__ import annotations
 # Why a message was dead-lettered: the `reason` column of the dead-letter table.
 BAD_ENVELOPE = "bad_envelope"
 UNKNOWN_TOPIC = "unknown_topic"
+NO_DATA = "no_data"
 UNDECODABLE_BASE64 = "undecodable_base64"
 OVERSIZED_PAYLOAD = "oversized_payload"
 NON_UTF8 = "non_utf8"
@@ -19,6 +20,7 @@ REJECTED_BY_BIGQUERY = "rejected_by_bigquery"
 REASONS = (
     BAD_ENVELOPE,
     UNKNOWN_TOPIC,
+    NO_DATA,
     UNDECODABLE_BASE64,
     OVERSIZED_PAYLOAD,
     NON_UTF8,

@@ -12,7 +12,14 @@ from typing import Any
 from ingestfn.batcher import GroupCommitter
 from ingestfn.bigquery import MetadataTokenSource, RestInserter, RowInserter
 from ingestfn.envelope import PubsubMessage, parse_event
-from ingestfn.errors import BAD_ENVELOPE, REJECTED_BY_BIGQUERY, UNKNOWN_TOPIC, Rejection, WriteError
+from ingestfn.errors import (
+    BAD_ENVELOPE,
+    NO_DATA,
+    REJECTED_BY_BIGQUERY,
+    UNKNOWN_TOPIC,
+    Rejection,
+    WriteError,
+)
 from ingestfn.settings import IngestConfig, Settings, TopicSchema, load_config
 from ingestfn.validation import check_schema, decode_payload, parse_json
 
@@ -107,6 +114,15 @@ class Ingestor:
                 f"topic {message.topic!r} is not in the spec "
                 f"(expected one of: {', '.join(sorted(self._config.topics)) or 'none'})",
             )
+        if not message.data:
+            # Pub/Sub accepts a message with attributes only; a topic's event lives in data.
+            names = ", ".join(sorted(message.attributes))
+            raise Rejection(
+                NO_DATA,
+                (f"message has no data, only attributes ({names})" if names else
+                 "message has no data and no attributes")
+                + " (expected a JSON payload in data, base64-encoded)",
+            )  # fmt: skip
         text = decode_payload(message.data, topic.max_payload_bytes)
         payload = parse_json(text)
         check_schema(payload, topic, now=now, max_ahead=self._config.max_event_time_ahead)

@@ -16,7 +16,7 @@ from dayflow.executions import (
 )
 from dayflow.partitions import PartitionKeyRange, parse_timestamp
 from dayflow.planning import Only, PartitionPlan, plan_partitions
-from dayflow.spec import BigQuerySqlJob, Pipeline
+from dayflow.spec import BigQuerySqlJob, DedupJob, Pipeline
 from dayflow.warehouse import classify_error
 from job_runner.domain.runner import JobRunner, Partition
 
@@ -81,8 +81,8 @@ def plan_runs(
 
 
 def estimate(runner: JobRunner, pipeline: Pipeline, plans: list[PartitionPlan]) -> dict[str, Any]:
-    """Billed Workflows steps and BigQuery bytes (dry-run of each SQL job on the first
-    partition, times the partitions) that a backfill would cost."""
+    """Billed Workflows steps and BigQuery bytes that a backfill would cost (bytes: see
+    `_dry_run_bytes`)."""
     partition_jobs = sum(p.num_jobs for p in plans)
     steps = partition_jobs * STEPS_PER_PARTITION_JOB + len(plans) * STEPS_PER_PARTITION
     bytes_processed: int | None = 0
@@ -98,24 +98,38 @@ def estimate(runner: JobRunner, pipeline: Pipeline, plans: list[PartitionPlan]) 
 
 
 def _dry_run_bytes(runner: JobRunner, pipeline: Pipeline, plans: list[PartitionPlan]) -> int | None:
+    """Bytes the SELECTs of the SQL and dedup jobs read, over all the partitions.
+
+    A run evaluates each SELECT once (the replace script materializes it in a temp table), so
+    the dry run of the SELECT is what it bills for its sources. The SELECT is dry-run on the
+    first and the last partition and their mean counted for every partition: what a partition
+    reads can grow with its distance from now (a dedup job without a lateness bound). Not
+    counted: the replace script's reads of its temp table and the DELETE of the old partition,
+    both the size of the partition written, which no dry run can know (BigQuery does not dry-run
+    CREATE TEMP TABLE: https://cloud.google.com/bigquery/docs/multi-statement-queries).
+    """
     from google.cloud import bigquery
 
-    first = plans[0]
-    params = Partition(first.partition_key, pipeline.scheme).get_query_parameters()
+    ends = [plans[0], plans[-1]] if len(plans) > 1 else [plans[0]]
+    names = {j for plan in ends for wave in plan.waves for j in wave}
     total = 0
-    for name in {j for wave in first.waves for j in wave}:
+    for name in sorted(names):
         job = pipeline.jobs[name]
-        if not isinstance(job, BigQuerySqlJob):
+        if not isinstance(job, BigQuerySqlJob | DedupJob):
             continue
-        sql = runner.render_sql((runner.spec.root / job.sql).read_text())
-        config = bigquery.QueryJobConfig(
-            query_parameters=params, dry_run=True, use_query_cache=False
-        )
-        try:
-            total += int(runner.client.query(sql, job_config=config).total_bytes_processed or 0)
-        except Exception:
-            return None  # e.g. a job reading a table an earlier job creates: no estimate
-    return total * len(plans)
+        sql = runner.get_select_sql(job)
+        read = 0
+        for plan in ends:
+            params = Partition(plan.partition_key, pipeline.scheme).get_query_parameters()
+            config = bigquery.QueryJobConfig(
+                query_parameters=params, dry_run=True, use_query_cache=False
+            )
+            try:
+                read += int(runner.client.query(sql, job_config=config).total_bytes_processed or 0)
+            except Exception:
+                return None  # e.g. a job reading a table an earlier job creates: no estimate
+        total += read * len(plans) // len(ends)
+    return total
 
 
 def start_backfill(

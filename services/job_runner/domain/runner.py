@@ -271,20 +271,14 @@ class JobRunner:
         self, job_name: str, job: Job, partition: Partition, job_id_base: str
     ) -> WriteStats:
         if isinstance(job, BigQuerySqlJob):
-            sql = self.render_sql((self.spec.root / job.sql).read_text())
             return self.writer.write(
-                self.get_destination(job), job.destination, job.write, sql,
+                self.get_destination(job), job.destination, job.write, self.get_select_sql(job),
                 partition.get_query_parameters(), job_id_base,
             )  # fmt: skip
         if isinstance(job, DedupJob):
-            from dayflow.semantic import build_dedup_sql
-
-            topic = self.spec.topics[job.topic]
-            ingest = f"{self.project}.{self.environment.get_dataset_id(topic.ingest_dataset)}"
-            sql = build_dedup_sql(job.topic, topic, job, ingest)
             return self.writer.write(
-                self.get_destination(job), job.destination, ReplacePartition(), sql,
-                partition.get_query_parameters(), job_id_base,
+                self.get_destination(job), job.destination, ReplacePartition(),
+                self.get_select_sql(job), partition.get_query_parameters(), job_id_base,
             )  # fmt: skip
         if isinstance(job, DbtJob | DataformJob):
             return self._run_transform(job, partition)
@@ -337,6 +331,16 @@ class JobRunner:
             return validate_identifier(self.environment.get_dataset_id(match[1]), "dataset")
 
         return _DATASET_PLACEHOLDER.sub(dataset_id, sql)
+
+    def get_select_sql(self, job: BigQuerySqlJob | DedupJob) -> str:
+        """The SELECT that a run of `job` writes (and the backfill estimate dry-runs)."""
+        if isinstance(job, BigQuerySqlJob):
+            return self.render_sql((self.spec.root / job.sql).read_text())
+        from dayflow.semantic import build_dedup_sql
+
+        topic = self.spec.topics[job.topic]
+        ingest = f"{self.project}.{self.environment.get_dataset_id(topic.ingest_dataset)}"
+        return build_dedup_sql(job.topic, topic, job, ingest)
 
     def get_destination(self, job: BigQuerySqlJob | DedupJob) -> TableRef:
         dataset = self.environment.get_dataset_id(job.destination.dataset)

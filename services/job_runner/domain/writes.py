@@ -1,7 +1,10 @@
 """Idempotent writes of a SELECT into one partition of a destination table.
 
-- `replace_partition`: one multi-statement transaction: ASSERT every row lies in the partition,
-  DELETE the partition, INSERT the rows. Rerunning it leaves exactly one run's rows.
+- `replace_partition`: one multi-statement transaction: materialize the SELECT once in a temp
+  table, ASSERT every row lies in the partition, DELETE the partition, INSERT the rows. Rerunning
+  it leaves exactly one run's rows.
+- A missing destination table is created (infra's dataEditor grant on the dataset allows it); a
+  missing dataset is a permanent error: datasets belong to infra.
 - `merge`: MERGE on the declared keys (update matches, insert the rest).
 
 BigQuery job ids are deterministic (`<base>_r<n>`), so a retried request that finds its job
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from google.cloud import bigquery
 
 MAX_ABORT_RETRIES = 8
+# The temp table holding a replace script's rows (script-scoped: concurrent scripts never share it).
+ROWS_TABLE = "_dayflow_rows"
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,18 @@ class PartitionWriter:
             try:
                 return self.client.get_table(dest.table_id)
             except NotFound:
-                self.client.create_dataset(f"{dest.project}.{dest.dataset}", exists_ok=True)
+                self.client.get_dataset(f"{dest.project}.{dest.dataset}")
+        except NotFound:
+            # Datasets belong to infra: creating one needs project-level
+            # bigquery.datasets.create, which the job-runner's account does not hold.
+            raise WarehouseError(
+                f"dataset {dest.project}.{dest.dataset} does not exist (expected infra to create "
+                "it: run `pulumi up` for this environment; locally, `dayflow local up`)",
+                transient=False,
+            ) from None
         except Exception as err:
             raise classify_error(err) from err
+        # The dataset exists: infra's dataEditor grant on it includes bigquery.tables.create.
         self._query(_create_sql(dest, destination, select_sql), params, job_id=None)
         try:
             return self.client.get_table(dest.table_id)
@@ -201,19 +215,27 @@ def _create_sql(dest: TableRef, destination: Destination, select_sql: str) -> st
 def _replace_sql(
     dest: TableRef, destination: Destination, columns: list[str], select_sql: str
 ) -> str:
+    """The replace-partition script: the SELECT runs once, into a temp table.
+
+    The ASSERT and the INSERT read the temp table, so the sources are scanned (and billed) once,
+    inside the transaction's snapshot. BigQuery allows CREATE TEMP TABLE inside a transaction
+    (https://cloud.google.com/bigquery/docs/transactions, "Statements supported in
+    transactions"); the temp table lives until the script ends
+    (https://cloud.google.com/bigquery/docs/multi-statement-queries, "Temporary tables").
+    """
     cols = ", ".join(columns)
     predicate = get_partition_predicate(destination)
     return f"""BEGIN TRANSACTION;
-ASSERT NOT EXISTS (
-  SELECT 1 FROM (
+CREATE TEMP TABLE {ROWS_TABLE} AS
+SELECT * FROM (
 {select_sql}
-  ) WHERE NOT ({predicate}) OR {destination.partition_field} IS NULL
+);
+ASSERT NOT EXISTS (
+  SELECT 1 FROM {ROWS_TABLE} WHERE NOT ({predicate}) OR {destination.partition_field} IS NULL
 ) AS 'every row must fall in the partition being written ({destination.partition_field})';
 DELETE FROM {dest.sql} WHERE {predicate};
 INSERT INTO {dest.sql} ({cols})
-SELECT {cols} FROM (
-{select_sql}
-);
+SELECT {cols} FROM {ROWS_TABLE};
 COMMIT TRANSACTION;"""
 
 
