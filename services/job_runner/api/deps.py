@@ -35,6 +35,12 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
     )
 
 
+def get_app_settings(request: Request) -> JobRunnerSettings:
+    """The settings the app was built with, else the environment's."""
+    settings: JobRunnerSettings | None = getattr(request.app.state, "settings", None)
+    return settings or get_settings()
+
+
 def get_runner(request: Request) -> JobRunner:
     state = request.app.state
     runner: JobRunner | None = getattr(state, "runner", None)
@@ -65,4 +71,5 @@ def get_executions(
 
 
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+SettingsDep = Annotated[JobRunnerSettings, Depends(get_app_settings)]
 ExecutionsDep = Annotated[Executions, Depends(get_executions)]
