@@ -69,6 +69,12 @@ class StartClaims:
         except Conflict:
             return False
         except Exception as err:
+            # Another caller's create may have won in a way that is not a 409 (local-bigquery
+            # sometimes answers 400 "Duplicate key" under concurrency; BigQuery may answer 5xx
+            # for an insert that did land). If the marker exists, we did not create it; if we
+            # did after all, its lease expires and a later delivery starts the run.
+            if self.get_created(job_id) is not None:
+                return False
             raise classify_error(err, job_id) from err
         return True
 
