@@ -121,14 +121,14 @@ def check_partition_keys(
 
 def count_partitions_at_most(scheme: PartitionScheme, key_range: PartitionKeyRange) -> int:
     """The number of partitions in a valid range, without listing them: exact for days, an
-    upper bound for hours (a fall-back hour counts twice)."""
+    upper bound for hours (wall-clock hours: one skipped by spring-forward counts)."""
     first = datetime.fromisoformat(key_range.start[:10])
     last = datetime.fromisoformat(key_range.end[:10])
     if scheme.granularity == "day":
         return (last - first).days + 1
     start = first.replace(hour=int(key_range.start[11:13]))
     end = last.replace(hour=int(key_range.end[11:13]))
-    return int((end - start) / timedelta(hours=1)) + 2
+    return int((end - start) / timedelta(hours=1)) + 1
 
 
 def parse_schedule_time(
