@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dayflow.errors import NotFoundError, UnavailableError, UserError, WarehouseError
 from job_runner.api.request_id import REQUEST_ID_HEADER, get_request_id
@@ -121,6 +122,35 @@ async def _unexpected(request: Request, err: Exception) -> JSONResponse:
         f"internal error (request id {request_id}; the job-runner's log has the details)",
         "internal",
     )
+
+
+class UnexpectedErrorMiddleware:
+    """Answer an unexpected exception with the 500 `ErrorPublic` and log it, without re-raising
+    it: Starlette's own last-resort handler re-raises, and the server then drops the keep-alive
+    connection under the client's next request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as err:
+            if started:
+                raise
+            response = await _unexpected(Request(scope), err)
+            await response(scope, receive, send)
 
 
 def add_error_handlers(app: FastAPI) -> None:

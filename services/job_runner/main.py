@@ -11,7 +11,7 @@ from job_runner.api.body_limit import BodyLimitMiddleware
 from job_runner.api.request_id import RequestIdMiddleware
 from job_runner.api.routes import backfills, health, pipelines, runs
 from job_runner.core.config import JobRunnerSettings, get_settings
-from job_runner.errors import add_error_handlers
+from job_runner.errors import UnexpectedErrorMiddleware, add_error_handlers
 from job_runner.models import ERROR_RESPONSES
 
 
@@ -38,8 +38,9 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
         return (app.state.settings or get_settings()).max_body_bytes
 
     add_error_handlers(app)
-    # Added last, so outermost: the request id exists before the body cap answers 413.
+    # The last added is outermost: the request id exists before anything answers.
     app.add_middleware(BodyLimitMiddleware, get_max_bytes=get_max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(runs.router)
