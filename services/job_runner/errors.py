@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dayflow.errors import NotFoundError, UnavailableError, UserError, WarehouseError
@@ -101,10 +102,24 @@ async def _http_error(request: Request, err: Exception) -> JSONResponse:
     detail = err.detail if isinstance(err.detail, str) else "request failed"
     if err.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.url.path[:MAX_QUOTED_CHARS]!r} (see /docs)"
-    elif err.status_code == 405:
+    headers = dict(err.headers or {})
+    if err.status_code == 405:
         detail = f"method {request.method} is not allowed on {request.url.path[:100]!r}"
+        # Starlette names the methods of the first route on the path only (GET /runs and
+        # POST /runs are two routes): Allow lists them all (RFC 9110 section 10.2.1).
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     kind = "transient" if err.status_code >= 500 else "permanent"
-    return error_response(request, err.status_code, detail, kind, dict(err.headers or {}))
+    return error_response(request, err.status_code, detail, kind, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, err: Exception) -> JSONResponse:

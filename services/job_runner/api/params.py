@@ -16,14 +16,15 @@ _BOUND = (
 )
 _NAME = r"^[a-z][a-z0-9_]{0,39}$"
 
+_KEY = {"pattern": PARTITION_KEY_PATTERN, "max_length": 13}
+_PIPELINE = {"pattern": _NAME, "description": "a pipeline of the spec", "examples": ["shop_daily"]}
+
 StartQuery = Annotated[
-    str, Query(pattern=PARTITION_KEY_PATTERN, max_length=13, description="first key; " + _BOUND)
+    str, Query(**_KEY, description="first key; " + _BOUND, examples=["2024-01-01"])
 ]
-EndQuery = Annotated[
-    str, Query(pattern=PARTITION_KEY_PATTERN, max_length=13, description="last key; " + _BOUND)
-]
-PipelinePath = Annotated[str, Path(pattern=_NAME, description="a pipeline of the spec")]
-PipelineQuery = Annotated[str, Query(pattern=_NAME, description="a pipeline of the spec")]
+EndQuery = Annotated[str, Query(**_KEY, description="last key; " + _BOUND, examples=["2024-01-03"])]
+PipelinePath = Annotated[str, Path(**_PIPELINE)]
+PipelineQuery = Annotated[str, Query(**_PIPELINE)]
 BackfillIdPath = Annotated[
     str, Path(pattern=BACKFILL_ID_PATTERN, description="as POST /backfills returned it")
 ]
