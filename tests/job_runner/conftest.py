@@ -50,12 +50,14 @@ class App:
     app: FastAPI
     http: httpx.Client
     spec_path: Path
-    workflows_endpoint: str
+    workflows_endpoint: str | None
 
 
 def start_app(
-    tmp_path: Path, bigquery_endpoint: str, workflows_endpoint: str, **settings: Any
+    tmp_path: Path, bigquery_endpoint: str, workflows_endpoint: str | None, **settings: Any
 ) -> Iterator[App]:
+    """Start the job-runner (`workflows_endpoint` None: as in GCP, with no credentials here, so
+    any Workflows call would fail)."""
     spec_path = write_spec(tmp_path)
     env = load_spec(spec_path).get_environment("local")
     with make_bigquery_client("local", bigquery_endpoint) as client:

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 import pytest
 
 from dayflow.ledger import RunLedger, get_ledger_ref
-from dayflow.local.process import get_free_port
 from dayflow.spec import load_spec
 from dayflow.warehouse import make_bigquery_client
 from tests.job_runner.conftest import App, start_app
@@ -21,11 +20,12 @@ PIPELINE = "shop_daily"
 
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory, bigquery_endpoint: str) -> Iterator[App]:
-    """A job-runner whose ranges are capped at 10 partitions (Workflows unused: a dead port)."""
+    """A job-runner whose ranges are capped at 10 partitions, with no Workflows endpoint: a
+    dry-run backfill must not need one."""
     yield from start_app(
         tmp_path_factory.mktemp("bounds"),
         bigquery_endpoint,
-        f"127.0.0.1:{get_free_port()}",
+        None,
         max_range_partitions=10,
         max_checksum_partitions=5,
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 
 from dayflow.errors import NotFoundError
 from dayflow.executions import new_backfill_id
-from job_runner.api.deps import ExecutionsDep, RunnerDep, SettingsDep
+from job_runner.api.deps import ExecutionsFactoryDep, RunnerDep, SettingsDep
 from job_runner.api.params import BackfillIdPath, PipelinePath
 from job_runner.domain import backfills, triggers
 from job_runner.models import (
@@ -39,7 +39,7 @@ ScheduleTimeHeader = Annotated[
 def create_trigger(
     pipeline: PipelinePath,
     runner: RunnerDep,
-    executions: ExecutionsDep,
+    executions: ExecutionsFactoryDep,
     settings: SettingsDep,
     x_cloudscheduler_scheduletime: ScheduleTimeHeader = None,
 ) -> TriggerPublic:
@@ -48,7 +48,7 @@ def create_trigger(
     start starts it."""
     outcome = triggers.trigger(
         runner,
-        executions,
+        executions(),
         pipeline,
         x_cloudscheduler_scheduletime,
         settings.max_range_partitions,
@@ -58,7 +58,10 @@ def create_trigger(
 
 @router.post("/backfills", responses=error_responses(400, 404, 413, 422, 503))
 def create_backfill(
-    body: BackfillCreate, runner: RunnerDep, executions: ExecutionsDep, settings: SettingsDep
+    body: BackfillCreate,
+    runner: RunnerDep,
+    executions: ExecutionsFactoryDep,
+    settings: SettingsDep,
 ) -> BackfillPublic:
     """Plan a backfill and start its `backfill` execution (with `dry_run`, only plan it)."""
     request = backfills.BackfillRequest(**body.model_dump())
@@ -76,7 +79,7 @@ def create_backfill(
     backfill_id = execution = None
     if not body.dry_run and plans:
         backfill_id = new_backfill_id(body.pipeline)
-        execution = backfills.start_backfill(executions, request, backfill_id).name
+        execution = backfills.start_backfill(executions(), request, backfill_id).name
     return BackfillPublic(
         backfill_id=backfill_id,
         execution=execution,
