@@ -8,6 +8,7 @@ https://cloud.google.com/scheduler/docs/reference/rpc/google.cloud.scheduler.v1#
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -16,7 +17,8 @@ import pytest
 from dayflow.executions import WorkflowsExecutions
 from dayflow.local.process import get_free_port
 from dayflow.workflows_engine import WorkflowEngine
-from tests.job_runner.conftest import LOCATION, App
+from dayflow.workflows_engine.grpc_api import start_grpc_server
+from tests.job_runner.conftest import ECHO, LOCATION, App, start_app
 
 pytestmark = pytest.mark.emulator
 
@@ -71,6 +73,22 @@ def test_schedule_times_one_second_apart_for_one_partition_start_one_run(
     assert len(engine.list_executions("run_partition")) == 1
 
 
+@pytest.fixture(scope="module")
+def shared(
+    tmp_path_factory: pytest.TempPathFactory, bigquery_endpoint: str
+) -> Iterator[tuple[App, WorkflowEngine]]:
+    """One job-runner and engine for the tests that must start nothing."""
+    engine = WorkflowEngine(project="local", location=LOCATION)
+    engine.deploy("run_partition", ECHO)
+    server, port = start_grpc_server(engine, "127.0.0.1", 0)
+    for app in start_app(
+        tmp_path_factory.mktemp("triggers"), bigquery_endpoint, f"127.0.0.1:{port}"
+    ):
+        yield app, engine
+    server.stop(None)
+    engine.close()
+
+
 @pytest.mark.parametrize(
     ("schedule_time", "detail"),
     [
@@ -83,9 +101,10 @@ def test_schedule_times_one_second_apart_for_one_partition_start_one_run(
     ],
 )
 def test_bad_schedule_times_are_422_and_start_nothing(
-    http: httpx.Client, engine: WorkflowEngine, schedule_time: str, detail: str
+    shared: tuple[App, WorkflowEngine], schedule_time: str, detail: str
 ) -> None:
-    response = http.post(
+    app, engine = shared
+    response = app.http.post(
         f"/triggers/{PIPELINE}", headers={"X-CloudScheduler-ScheduleTime": schedule_time}
     )
     assert response.status_code == 422

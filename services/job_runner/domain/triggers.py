@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,17 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(minutes=5)
 # Deliveries whose start failed, one after the other, before we stop trying.
 MAX_START_ATTEMPTS = 50
+
+
+_locks_lock = threading.Lock()
+_locks: dict[str, threading.Lock] = {}
+
+
+def _lock_for(job_id: str) -> threading.Lock:
+    with _locks_lock:
+        if len(_locks) > 10_000:  # one per partition claimed since start: bound the memory
+            _locks.clear()
+        return _locks.setdefault(job_id, threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,13 @@ class StartClaims:
 
     def create(self, job_id: str) -> bool:
         """Create marker `job_id`: True if this call created it, False if it existed."""
+        # BigQuery's job-id uniqueness is the guarantee across instances. Within one instance,
+        # creates of one marker also take turns: local-bigquery does not always enforce that
+        # uniqueness under concurrent inserts (two of twenty racing creates both succeeded).
+        with _lock_for(job_id):
+            return self._create(job_id)
+
+    def _create(self, job_id: str) -> bool:
         from google.api_core.exceptions import Conflict
 
         try:
