@@ -1,9 +1,10 @@
 """POST /triggers starts the partition a schedule time processes exactly once: after a failed
 start, under concurrent deliveries, and for schedule times that map to one partition.
 
-Cloud Scheduler retries a failed delivery with the same X-CloudScheduler-ScheduleTime:
-https://cloud.google.com/scheduler/docs/creating#retry_config (and it sends that header:
-https://cloud.google.com/scheduler/docs/reference/rpc/google.cloud.scheduler.v1#httptarget).
+Cloud Scheduler sends X-CloudScheduler-ScheduleTime, "the job schedule time in RFC3339 UTC
+Zulu format" (https://cloud.google.com/workflows/docs/reference/googleapis/cloudscheduler/v1/Overview,
+HttpTarget headers), and retries a non-2xx delivery with backoff from 5 s
+(https://cloud.google.com/sdk/gcloud/reference/scheduler/jobs/create/http, --min-backoff).
 """
 
 from __future__ import annotations
