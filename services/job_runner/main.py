@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from job_runner.api.body_limit import BodyLimitMiddleware
 from job_runner.api.callers import add_caller_checks, log_caller_checks
+from job_runner.api.request_id import RequestIdMiddleware
 from job_runner.api.routes import backfills, health, pipelines, runs
 from job_runner.core.config import JobRunnerSettings, get_settings
-from job_runner.errors import add_error_handlers
+from job_runner.errors import UnexpectedErrorMiddleware, add_error_handlers
+from job_runner.models import ERROR_RESPONSES
 
 
 def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
@@ -24,10 +27,24 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
         if runner is not None:
             runner.client.close()
 
-    app = FastAPI(title="dayflow job-runner", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="dayflow job-runner",
+        version="0.1.0",
+        lifespan=lifespan,
+        # Every route may answer these; each route documents its own 4xx besides.
+        responses=ERROR_RESPONSES,
+    )
     app.state.settings = settings
+
+    def get_max_body_bytes() -> int:
+        return (app.state.settings or get_settings()).max_body_bytes
+
     add_error_handlers(app)
     add_caller_checks(app)  # before the routers: it applies to routes included after it
+    # The last added is outermost: the request id exists before anything answers.
+    app.add_middleware(BodyLimitMiddleware, get_max_bytes=get_max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(pipelines.router)

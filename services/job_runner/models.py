@@ -1,24 +1,72 @@
-"""Request and response bodies of the job-runner's HTTP API."""
+"""Request and response bodies of the job-runner's HTTP API, and its documented errors.
+
+Request bodies are strict: `attempt: true` or `concurrency: "4"` is a 422, never coerced.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
+from dayflow.partition_bounds import PARTITION_KEY_PATTERN
 from dayflow.spec import Name
+
+# A partition key (`YYYY-MM-DD`, or `YYYY-MM-DDTHH` for hourly pipelines) or a range bound.
+PartitionKey = Annotated[
+    str,
+    Field(
+        pattern=PARTITION_KEY_PATTERN,
+        max_length=13,
+        description="YYYY-MM-DD (daily) or YYYY-MM-DDTHH (hourly), local to the pipeline's "
+        "timezone; between the pipeline's start and the partition containing now",
+    ),
+]
+BACKFILL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
+
+
+class ErrorPublic(BaseModel):
+    """Every error the job-runner answers (400, 404, 405, 413, 422, 500, 503)."""
+
+    detail: str = Field(description="one line: the bad value and what was expected")
+    error_kind: Literal["permanent", "transient", "internal"] = Field(
+        description="transient: retrying the same request may succeed; permanent: it will not"
+    )
+    request_id: str = Field(description="also the X-Request-ID response header")
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "The request body is not JSON",
+    404: "Unknown pipeline, job or backfill",
+    413: "The request body is larger than the cap (JOB_RUNNER_MAX_BODY_BYTES)",
+    422: "Bad input: a malformed value, a key outside the pipeline's bounds, a range longer "
+    "than the cap, or a permanent BigQuery error",
+    500: "Unexpected error; the log has it under the request id",
+    503: "BigQuery or Workflows is unavailable for now; retry after Retry-After seconds",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the given error status codes, all with the ErrorPublic body."""
+    return {
+        code: {"model": ErrorPublic, "description": _ERROR_DESCRIPTIONS[code]} for code in codes
+    }
+
+
+ERROR_RESPONSES = error_responses(500)
 
 
 class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     pipeline: Name
     job: Name
-    partition_key: str = Field(max_length=13)
+    partition_key: PartitionKey
     # Omitted: the next attempt after the ledger's newest. A retried request with the same
     # attempt reuses the same BigQuery job and never runs the work twice.
     attempt: int | None = Field(default=None, ge=1, le=10_000)
-    backfill_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    backfill_id: str | None = Field(default=None, pattern=BACKFILL_ID_PATTERN)
 
 
 class PartitionPlanPublic(BaseModel):
@@ -70,22 +118,51 @@ class ChecksumsPublic(BaseModel):
 
 
 class BackfillCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Either `start` and `end` (an inclusive range), or `partition_keys`: the schema says so
+    with `oneOf`, and a body with only `pipeline` is a 422."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["start", "end"], "not": {"required": ["partition_keys"]}},
+                {
+                    "required": ["partition_keys"],
+                    "not": {"anyOf": [{"required": ["start"]}, {"required": ["end"]}]},
+                },
+            ]
+        },
+    )
 
     pipeline: Name
-    start: str | None = Field(default=None, max_length=13)
-    end: str | None = Field(default=None, max_length=13)
+    # Absent, never null (SkipJsonSchema keeps null out of the schema; `_no_nulls` refuses it).
+    start: PartitionKey | SkipJsonSchema[None] = None
+    end: PartitionKey | SkipJsonSchema[None] = None
     # An explicit list instead of a range (at most 1,000: Workflows arguments are <= 32 KB).
-    partition_keys: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    partition_keys: (
+        Annotated[list[PartitionKey], Field(min_length=1, max_length=1000)] | SkipJsonSchema[None]
+    ) = None
     order: Literal["asc", "desc"] = "asc"
     only: Literal["all", "failed", "missing"] = "all"
     concurrency: int = Field(default=4, ge=1, le=20)
     dry_run: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [k for k in ("start", "end", "partition_keys") if k in data and data[k] is None]
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)}: expected a value, not null (or omit it)")
+        return data
+
     @model_validator(mode="after")
     def _range_or_keys(self) -> BackfillCreate:
         has_range = self.start is not None and self.end is not None
-        if has_range == (self.partition_keys is not None):
+        has_part = self.start is not None or self.end is not None
+        has_keys = self.partition_keys is not None
+        if has_keys == has_range or (has_keys and has_part):
             raise ValueError("expected either start and end, or partition_keys")
         return self
 

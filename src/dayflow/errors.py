@@ -43,6 +43,11 @@ class WarehouseError(DayflowError):
         self.details = details
 
 
+class UnavailableError(DayflowError):
+    """A service dayflow depends on (such as the Workflows API) could not be reached or did not
+    answer; the same request may succeed later (HTTP 503)."""
+
+
 class JobNotRunnableError(UserError):
     """A job kind that cannot run in this build or environment."""
 

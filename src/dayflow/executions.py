@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dayflow.errors import DayflowError, UserError
+from dayflow.errors import DayflowError, UnavailableError, UserError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
 # Workflows rejects larger execution arguments.
 MAX_ARGUMENT_BYTES = 32 * 1024
+# Seconds to wait for the Executions API to start an execution (the client sets no deadline).
+START_TIMEOUT_SECONDS = 60.0
 # The workflows in workflows/, deployed under their file names.
 RUN_PARTITION_WORKFLOW = "run_partition"
 BACKFILL_WORKFLOW = "backfill"
@@ -103,9 +105,12 @@ class WorkflowsExecutions:
             execution = self._client.create_execution(
                 parent=f"{self.parent}/workflows/{workflow}",
                 execution=Execution(argument=encoded),
+                timeout=START_TIMEOUT_SECONDS,
             )
         except Exception as err:
-            raise DayflowError(f"could not start workflow {workflow!r}: {err}") from err
+            raise UnavailableError(
+                f"could not start workflow {workflow!r} ({err.__class__.__name__})"
+            ) from err
         return _info(execution)
 
     def get(self, name: str) -> ExecutionInfo:

@@ -134,7 +134,10 @@ class JobRunnerClient:
             return None
 
     def get_stats(self, reset: bool = False) -> dict[str, Any]:
-        return self._call("GET", "/stats", params={"reset": str(reset).lower()})
+        """In-flight counters; with `reset`, start their maximums over (POST /stats/reset)."""
+        if reset:
+            return self._call("POST", "/stats/reset")
+        return self._call("GET", "/stats")
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -1,60 +1,14 @@
 """Triggers and backfills start executions on the local Workflows engine over its gRPC API,
-through the real google-cloud-workflows client."""
+through the real google-cloud-workflows client (fixtures in conftest.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from dayflow.local.stack import create_warehouse
-from dayflow.spec import load_spec
 from dayflow.workflows_engine import WorkflowEngine
-from dayflow.workflows_engine.grpc_api import start_grpc_server
-from job_runner.core.config import JobRunnerSettings
-from job_runner.main import create_app
-from tests.conftest import Server, write_spec
 
 pytestmark = pytest.mark.emulator
-
-# Stand-ins for the real workflows: they return their argument, so tests see what was started.
-ECHO = """
-main:
-  params: [args]
-  steps:
-    - done:
-        return: ${args}
-"""
-
-
-@pytest.fixture
-def engine() -> Iterator[WorkflowEngine]:
-    engine = WorkflowEngine(project="local", location="europe-north1")
-    engine.deploy("run_partition", ECHO)
-    engine.deploy("backfill", ECHO)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def http(tmp_path: Path, bigquery_endpoint: str, engine: WorkflowEngine) -> Iterator[httpx.Client]:
-    server, port = start_grpc_server(engine, "127.0.0.1", 0)
-    spec_path = write_spec(tmp_path)
-    create_warehouse(load_spec(spec_path), bigquery_endpoint)
-    settings = JobRunnerSettings(
-        spec_path=spec_path,
-        bigquery_endpoint=bigquery_endpoint,
-        workflows_location="europe-north1",
-        workflows_endpoint=f"127.0.0.1:{port}",
-    )
-    with (
-        Server(create_app(settings)) as runner,
-        httpx.Client(base_url=runner.url, timeout=60) as client,
-    ):
-        yield client
-    server.stop(None)
 
 
 def test_duplicate_schedule_time_starts_one_execution(

@@ -75,7 +75,7 @@ class Backfills:
             list(pool.map(run_partition, plan["partitions"]))
 
     def get_stats(self, reset: bool = False) -> dict[str, int]:
-        response = self.runner.get("/stats", params={"reset": json.dumps(reset)})
+        response = self.runner.post("/stats/reset") if reset else self.runner.get("/stats")
         response.raise_for_status()
         stats: dict[str, int] = response.json()
         return stats

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -41,6 +42,12 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
     )
 
 
+def get_app_settings(request: Request) -> JobRunnerSettings:
+    """The settings the app was built with, else the environment's."""
+    settings: JobRunnerSettings | None = getattr(request.app.state, "settings", None)
+    return settings or get_settings()
+
+
 def get_runner(request: Request) -> JobRunner:
     state = request.app.state
     runner: JobRunner | None = getattr(state, "runner", None)
@@ -53,9 +60,8 @@ def get_runner(request: Request) -> JobRunner:
     return runner
 
 
-def get_executions(
-    request: Request, runner: Annotated[JobRunner, Depends(get_runner)]
-) -> Executions:
+def get_executions(request: Request, runner: JobRunner) -> Executions:
+    """The app's Workflows Executions client, built on first use."""
     state = request.app.state
     executions: Executions | None = getattr(state, "executions", None)
     if executions is None:
@@ -70,5 +76,14 @@ def get_executions(
     return executions
 
 
+def get_executions_factory(
+    request: Request, runner: Annotated[JobRunner, Depends(get_runner)]
+) -> Callable[[], Executions]:
+    """The Executions client on demand: a dry-run backfill never builds one (so it needs no
+    Workflows credentials or endpoint)."""
+    return lambda: get_executions(request, runner)
+
+
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
-ExecutionsDep = Annotated[Executions, Depends(get_executions)]
+SettingsDep = Annotated[JobRunnerSettings, Depends(get_app_settings)]
+ExecutionsFactoryDep = Annotated[Callable[[], Executions], Depends(get_executions_factory)]

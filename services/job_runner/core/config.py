@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dayflow.partition_bounds import DEFAULT_MAX_RANGE_PARTITIONS
 
 # IAM member strings, as in an IAM policy binding.
 _MEMBER_KINDS = ("user:", "group:", "serviceAccount:", "domain:")
@@ -54,6 +56,17 @@ class JobRunnerSettings(BaseSettings):
                     f"(expected one of {', '.join(k + 'NAME' for k in _MEMBER_KINDS)})"
                 )
         return members
+
+    # --- request bounds (h5, issue 10): safe defaults, infra need not set them ---------------
+    # Partitions one range request may cover (plan, GET /runs, POST /backfills): the default
+    # covers a 10-year daily backfill.
+    max_range_partitions: int = Field(default=DEFAULT_MAX_RANGE_PARTITIONS, ge=1)
+    # Partitions one GET checksums may cover (one BigQuery query either way; this bounds the
+    # rows it returns and the bytes it scans).
+    max_checksum_partitions: int = Field(default=DEFAULT_MAX_RANGE_PARTITIONS, ge=1)
+    # Request bodies larger than this get 413 (the largest valid body, a backfill of 1,000
+    # partition keys, is about 20 KB).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
 @lru_cache

@@ -1,23 +1,22 @@
-"""Scheduled triggers and manual backfills: plan them, then start Workflows executions."""
+"""Backfills: plan them (also for the plan endpoint and catch-up), estimate their cost, and
+start their Workflows execution."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import Any, Literal
 
 from dayflow.errors import UserError
-from dayflow.executions import (
-    BACKFILL_WORKFLOW,
-    RUN_PARTITION_WORKFLOW,
-    ExecutionInfo,
-    Executions,
-    new_backfill_id,
+from dayflow.executions import BACKFILL_WORKFLOW, ExecutionInfo, Executions
+from dayflow.partition_bounds import (
+    DEFAULT_MAX_RANGE_PARTITIONS,
+    check_partition_keys,
+    check_partition_range,
 )
-from dayflow.partitions import PartitionKeyRange, parse_timestamp
+from dayflow.partitions import PartitionKeyRange
 from dayflow.planning import Only, PartitionPlan, plan_partitions
 from dayflow.spec import BigQuerySqlJob, DedupJob, Pipeline
-from dayflow.warehouse import classify_error
 from job_runner.domain.runner import JobRunner, Partition
 
 # Billed Workflows steps, measured by bench/backfill.py on workflows/backfill.workflows.yaml.
@@ -47,24 +46,33 @@ def plan_runs(
     keys: list[str] | None = None,
     order: Literal["asc", "desc"] = "asc",
     only: Only = "all",
+    max_partitions: int = DEFAULT_MAX_RANGE_PARTITIONS,
 ) -> tuple[Pipeline, list[PartitionPlan]]:
-    """Plan a range (or a list of keys), reading the ledger for only=failed|missing."""
+    """Plan a range (or a list of keys), reading the ledger for only=failed|missing.
+
+    The range or keys are checked first (format, the pipeline's bounds, `max_partitions`)."""
     pipeline = runner.get_pipeline(pipeline_name)
-    scheme = pipeline.scheme
+    if keys is not None:
+        check_partition_keys(pipeline_name, pipeline, keys, max_partitions)
+    elif start is not None and end is not None:
+        check_partition_range(
+            pipeline_name, pipeline, PartitionKeyRange(start, end), max_partitions
+        )
+    else:
+        raise UserError("a plan needs start and end, or partition_keys")
     try:
         if keys is not None:
             ordered = sorted(keys)
             key_range = PartitionKeyRange(ordered[0], ordered[-1]) if ordered else None
-        elif start is not None and end is not None:
-            key_range = scheme.validate_range(PartitionKeyRange(start, end))
         else:
-            raise UserError("a plan needs start and end, or partition_keys")
+            assert start is not None and end is not None
+            key_range = PartitionKeyRange(start, end)
         statuses: dict[tuple[str, str], str] = {}
         if only != "all" and key_range is not None:
             states = runner.ledger.get_states(
                 pipeline_name,
-                scheme.get_partition_date(key_range.start),
-                scheme.get_partition_date(key_range.end),
+                date.fromisoformat(key_range.start[:10]),
+                date.fromisoformat(key_range.end[:10]),
             )
             statuses = {(s.partition_key, s.job): s.status for s in states}
         plans = plan_partitions(
@@ -148,73 +156,3 @@ def start_backfill(
     else:
         argument.update(start=request.start, end=request.end)
     return executions.start(BACKFILL_WORKFLOW, argument)
-
-
-def claim_schedule_time(runner: JobRunner, pipeline: str, schedule_time: datetime) -> bool:
-    """True the first time a (pipeline, schedule time) is seen, False for a duplicate delivery.
-
-    Cloud Scheduler delivers at least once. BigQuery job ids are unique per project, so creating
-    a free `SELECT 1` job with an id derived from the schedule time is an atomic claim.
-    """
-    from google.api_core.exceptions import Conflict
-
-    job_id = f"dayflow_trigger_{pipeline}_{int(schedule_time.timestamp())}"
-    try:
-        runner.client.query("SELECT 1", job_id=job_id, job_retry=None).result()
-    except Conflict:
-        return False
-    except Exception as err:
-        raise classify_error(err, job_id) from err
-    return True
-
-
-@dataclass(frozen=True)
-class TriggerOutcome:
-    pipeline: str
-    schedule_time: str
-    partition_key: str
-    duplicate: bool
-    execution: str | None
-    catch_up_execution: str | None
-
-
-def trigger(
-    runner: JobRunner, executions: Executions, pipeline_name: str, schedule_time_header: str | None
-) -> TriggerOutcome:
-    """Start `run_partition` for the partition a schedule time processes, once per time."""
-    pipeline = runner.get_pipeline(pipeline_name)
-    if not schedule_time_header:
-        raise UserError(
-            "header X-CloudScheduler-ScheduleTime is missing "
-            "(expected an RFC 3339 time, as Cloud Scheduler sends)"
-        )
-    try:
-        schedule_time = parse_timestamp(schedule_time_header)
-    except ValueError as err:
-        raise UserError(str(err)) from None
-    key = pipeline.scheme.get_partition_key_for_schedule_time(schedule_time, pipeline.lag)
-    outcome = TriggerOutcome(pipeline_name, schedule_time_header, key, True, None, None)
-    if not claim_schedule_time(runner, pipeline_name, schedule_time):
-        return outcome
-    execution = executions.start(
-        RUN_PARTITION_WORKFLOW, {"pipeline": pipeline_name, "partition_key": key}
-    )
-    catch_up = _start_catch_up(runner, executions, pipeline_name, pipeline, key)
-    return TriggerOutcome(pipeline_name, schedule_time_header, key, False, execution.name, catch_up)
-
-
-def _start_catch_up(
-    runner: JobRunner, executions: Executions, name: str, pipeline: Pipeline, key: str
-) -> str | None:
-    """With catch-up on, backfill the missing partitions in the window before `key`."""
-    window = pipeline.catch_up.window
-    if not pipeline.catch_up.enabled or window == 0 or key <= pipeline.start:
-        return None
-    scheme = pipeline.scheme
-    start = max(scheme.get_previous_key(key, window), pipeline.start)
-    end = scheme.get_previous_key(key, 1)
-    request = BackfillRequest(name, start, end, None, "asc", "missing", 4, False)
-    _, plans = plan_runs(runner, name, start=start, end=end, only="missing")
-    if not plans:
-        return None
-    return start_backfill(executions, request, new_backfill_id(name)).name

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from dayflow.errors import JobNotRunnableError, NotFoundError, UserError, WarehouseError
 from dayflow.ledger import RunLedger, RunRecord
+from dayflow.partition_bounds import check_partition_key
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import (
     BigQuerySqlJob,
@@ -191,10 +192,9 @@ class JobRunner:
 
     def run(self, request: RunRequest) -> RunOutcome:
         pipeline, job = self.get_job(request.pipeline, request.job)
-        try:
-            day = pipeline.scheme.get_partition_date(request.partition_key)
-        except ValueError as err:
-            raise UserError(str(err)) from None
+        # Every check before the first ledger row: a bad key writes nothing.
+        check_partition_key(request.pipeline, pipeline, request.partition_key)
+        day = pipeline.scheme.get_partition_date(request.partition_key)
         attempt = request.attempt
         if attempt is None:
             attempt = 1 + self.ledger.get_max_attempt(

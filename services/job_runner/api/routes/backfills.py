@@ -8,14 +8,16 @@ from fastapi import APIRouter, Header
 
 from dayflow.errors import NotFoundError
 from dayflow.executions import new_backfill_id
-from job_runner.api.deps import ExecutionsDep, RunnerDep
-from job_runner.domain import backfills
+from job_runner.api.deps import ExecutionsFactoryDep, RunnerDep, SettingsDep
+from job_runner.api.params import BackfillIdPath, PipelinePath
+from job_runner.domain import backfills, triggers
 from job_runner.models import (
     BackfillCreate,
     BackfillProgressPublic,
     BackfillPublic,
     PartitionPlanPublic,
     TriggerPublic,
+    error_responses,
 )
 
 router = APIRouter(tags=["backfills"])
@@ -23,22 +25,43 @@ router = APIRouter(tags=["backfills"])
 # A dry run lists at most this many partitions; the counts cover all of them.
 MAX_LISTED_PARTITIONS = 1000
 
+ScheduleTimeHeader = Annotated[
+    str | None,
+    Header(
+        max_length=64,
+        description="RFC 3339, as Cloud Scheduler sends it; at most 15 minutes after now, and "
+        "processing a partition from the pipeline's start",
+    ),
+]
 
-@router.post("/triggers/{pipeline}")
+
+@router.post("/triggers/{pipeline}", responses=error_responses(404, 422, 503))
 def create_trigger(
-    pipeline: str,
+    pipeline: PipelinePath,
     runner: RunnerDep,
-    executions: ExecutionsDep,
-    x_cloudscheduler_scheduletime: Annotated[str | None, Header()] = None,
+    executions: ExecutionsFactoryDep,
+    settings: SettingsDep,
+    x_cloudscheduler_scheduletime: ScheduleTimeHeader = None,
 ) -> TriggerPublic:
-    """Start the partition a schedule time processes; a duplicate delivery starts nothing."""
-    outcome = backfills.trigger(runner, executions, pipeline, x_cloudscheduler_scheduletime)
+    """Start the partition a schedule time processes, once per partition: a duplicate or
+    concurrent delivery starts nothing (200, `duplicate: true`), and a delivery after a failed
+    start starts it."""
+    outcome = triggers.trigger(
+        runner,
+        executions(),
+        pipeline,
+        x_cloudscheduler_scheduletime,
+        settings.max_range_partitions,
+    )
     return TriggerPublic(**outcome.__dict__)
 
 
-@router.post("/backfills")
+@router.post("/backfills", responses=error_responses(400, 404, 413, 422, 503))
 def create_backfill(
-    body: BackfillCreate, runner: RunnerDep, executions: ExecutionsDep
+    body: BackfillCreate,
+    runner: RunnerDep,
+    executions: ExecutionsFactoryDep,
+    settings: SettingsDep,
 ) -> BackfillPublic:
     """Plan a backfill and start its `backfill` execution (with `dry_run`, only plan it)."""
     request = backfills.BackfillRequest(**body.model_dump())
@@ -50,12 +73,13 @@ def create_backfill(
         keys=body.partition_keys,
         order=body.order,
         only=body.only,
+        max_partitions=settings.max_range_partitions,
     )
     estimate = backfills.estimate(runner, pipeline, plans)
     backfill_id = execution = None
     if not body.dry_run and plans:
         backfill_id = new_backfill_id(body.pipeline)
-        execution = backfills.start_backfill(executions, request, backfill_id).name
+        execution = backfills.start_backfill(executions(), request, backfill_id).name
     return BackfillPublic(
         backfill_id=backfill_id,
         execution=execution,
@@ -68,8 +92,8 @@ def create_backfill(
     )
 
 
-@router.get("/backfills/{backfill_id}")
-def read_backfill(backfill_id: str, runner: RunnerDep) -> BackfillProgressPublic:
+@router.get("/backfills/{backfill_id}", responses=error_responses(404, 422, 503))
+def read_backfill(backfill_id: BackfillIdPath, runner: RunnerDep) -> BackfillProgressPublic:
     """Progress of a backfill from the run ledger: partitions succeeded, failed, running."""
     states = runner.ledger.get_states(None, backfill_id=backfill_id)
     if not states:

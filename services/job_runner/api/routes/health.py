@@ -15,6 +15,12 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/stats")
-def read_stats(runner: RunnerDep, reset: bool = False) -> dict[str, int]:
+def read_stats(runner: RunnerDep) -> dict[str, int]:
     """Runs and partitions in flight now, and the most at once since start (or the last reset)."""
-    return runner.in_flight.get_stats(reset)
+    return runner.in_flight.get_stats()
+
+
+@router.post("/stats/reset")
+def reset_stats(runner: RunnerDep) -> dict[str, int]:
+    """Start the maximums over from what is in flight now; returns the stats before the reset."""
+    return runner.in_flight.get_stats(reset=True)
