@@ -159,6 +159,7 @@ def analyse(
     datasets: set[str],
     identity_of: Mapping[str, str],
     service_of: Callable[[HttpCall], str],
+    intended_of: Mapping[str, str] | None = None,
 ) -> Analysis:
     """Map calls to needs.
 
@@ -167,15 +168,18 @@ def analyse(
         logical: physical dataset id -> logical name (the environment prefix removed).
         datasets: physical ids of the datasets that exist (to tell tables from aliases in SQL).
         identity_of: workload -> the account it acts as (to tell whose jobs are whose).
+        intended_of: workload -> the account infra intends it to act as; a job read by another
+            account than its creator under either mapping needs `bigquery.jobs.get`.
         service_of: an HTTP call to a Cloud Run service -> that service's name.
     """
     calls = list(calls)
     result = Analysis(set(), [], [])
-    creators: dict[str, str] = {}
+    mappings = [identity_of, intended_of or identity_of]
+    creators: dict[str, str] = {}  # job id -> the workload that created it
     for call in calls:
         job_id = _created_job_id(call)
         if job_id:
-            creators[job_id] = identity_of.get(get_workload(call), get_workload(call))
+            creators[job_id] = get_workload(call)
     for call in calls:
         workload = get_workload(call)
         if call.verb == "CONNECTOR":
@@ -189,7 +193,9 @@ def analyse(
             target = Resource("service", service_of(call))
             detail = f"{call.verb} {call.path}"
             result.needs.add(
-                Need(workload, "run.routes.invoke", "run.routes.invoke", target, rule.source, detail)
+                Need(
+                    workload, "run.routes.invoke", "run.routes.invoke", target, rule.source, detail
+                )
             )
             continue
         method, params = routed
@@ -201,14 +207,15 @@ def analyse(
             job = params["job"]
             result.job_calls.append(JobCall(workload, method, job, call.query.get("location")))
             creator = creators.get(job)
-            me = identity_of.get(workload, workload)
-            if creator is not None and creator != me:
-                result.needs.add(
-                    Need(
-                        workload, method, str(JOB_OF_OTHERS.permission), PROJECT,
-                        JOB_OF_OTHERS.source, f"job {job} of {creator}",
-                    )
-                )  # fmt: skip
+            for mapping in mappings:
+                owner = mapping.get(creator or workload, creator or workload)
+                if owner != mapping.get(workload, workload):
+                    result.needs.add(
+                        Need(
+                            workload, method, str(JOB_OF_OTHERS.permission), PROJECT,
+                            JOB_OF_OTHERS.source, f"a job of {creator} run as {owner}",
+                        )
+                    )  # fmt: skip
         elif method in ("bigquery.jobs.insert", "bigquery.jobs.query"):
             body = call.body or {}
             ref = body.get("jobReference") or {}
@@ -253,7 +260,7 @@ def _bigquery_needs(
             resource = Resource("dataset", logical(str(dataset)))
         else:
             resource = Resource("table", f"{logical(str(dataset))}.{params['t']}")
-        detail = f"dataset {logical(dataset)}" if method == "bigquery.datasets.insert" else ""
+        detail = f"dataset {logical(str(dataset))}" if method == "bigquery.datasets.insert" else ""
         needs.add(Need(workload, method, rule.permission, resource, rule.source, detail))
     if method in ("bigquery.jobs.insert", "bigquery.jobs.query"):
         needs |= _query_needs(call.body or {}, workload, method, logical, datasets)
@@ -288,8 +295,12 @@ def _query_needs(
             needs.add(Need(workload, method, permission, resource, SQL_SOURCE, f"SQL {kind}"))
     destination = (query if isinstance(query, dict) else {}).get("destinationTable")
     if destination and not str(destination.get("datasetId", "_")).startswith("_"):
-        resource = Resource("table", f"{logical(destination['datasetId'])}.{destination['tableId']}")
+        resource = Resource(
+            "table", f"{logical(destination['datasetId'])}.{destination['tableId']}"
+        )
         needs.add(
-            Need(workload, method, "bigquery.tables.updateData", resource, SQL_SOURCE, "destination")
+            Need(
+                workload, method, "bigquery.tables.updateData", resource, SQL_SOURCE, "destination"
+            )
         )
     return needs

@@ -74,10 +74,13 @@ def get_impersonation_needs(deployed: Deployed) -> set[Need]:
     runner = deployed.acting["job-runner"]
     return {
         Need(
-            "job-runner", "iamcredentials.generateAccessToken",
-            "iam.serviceAccounts.getAccessToken", Resource("account", account), source,
+            "job-runner",
+            "iamcredentials.generateAccessToken",
+            "iam.serviceAccounts.getAccessToken",
+            Resource("account", account),
+            source,
             f"to run {workload} as {account}",
-        )  # fmt: skip
+        )
         for workload in ("dbt", "dataform")
         if (account := deployed.acting.get(workload, runner)) != runner
     }
@@ -96,10 +99,14 @@ def check(
         if acting != intended:
             findings.add(
                 Finding(
-                    "identity", workload, str(acting), "", "",
+                    "identity",
+                    workload,
+                    str(acting),
+                    "",
+                    "",
                     f"{workload} runs as {acting}, but infra provisions {intended} for it "
                     f"(the job-runner's settings ignore the account infra passes)",
-                )  # fmt: skip
+                )
             )
     missing: dict[tuple[str, str, str, Resource], list[Need]] = {}
     for need in sorted(needs):
@@ -114,8 +121,14 @@ def check(
             known.extend(g for g in grants if g not in known)
             if not grants:
                 # Infra grants per dataset at the finest: report a table's gap on its dataset.
-                where = need.resource.get_ancestors()[1] if need.resource.level == "table" else need.resource
-                missing.setdefault((need.workload, account, need.permission, where), []).append(need)
+                where = (
+                    need.resource.get_ancestors()[1]
+                    if need.resource.level == "table"
+                    else need.resource
+                )
+                missing.setdefault((need.workload, account, need.permission, where), []).append(
+                    need
+                )
     for (workload, account, permission, resource), found in missing.items():
         there = [
             str(g)
@@ -125,30 +138,44 @@ def check(
         calls = "; ".join(sorted({_describe_call(n) for n in found}))
         findings.add(
             Finding(
-                "not-granted", workload, account, permission, str(resource),
+                "not-granted",
+                workload,
+                account,
+                permission,
+                str(resource),
                 f"{workload} as {account} needs {permission} on {resource}, for {calls}; "
                 f"infra grants {account} there: {', '.join(there) or 'nothing'}",
-            )  # fmt: skip
+            )
         )
     for call in analysis.unmapped:
         findings.add(
             Finding(
-                "unmapped", call.workload, "", "", call.path,
+                "unmapped",
+                call.workload,
+                "",
+                "",
+                call.path,
                 f"{call.workload}: {call.verb} {call.path} is not mapped to an API method "
                 "(add it to tests/iam/api_calls.py and its permission to permissions.py)",
-            )  # fmt: skip
+            )
         )
-    if region:
-        for job in analysis.job_calls:
-            if not job.location:
-                findings.add(
-                    Finding(
-                        "no-location", job.workload, "", "", job.method,
-                        f"{job.workload}: {job.method} of a job without its location "
-                        f"(the environment's region is {region}; there BigQuery answers "
-                        "jobs.get without location with 404)",
-                    )  # fmt: skip
-                )
+    unlocated: dict[tuple[str, str], list[str]] = {}
+    for job in analysis.job_calls:
+        if region and not job.location:
+            unlocated.setdefault((job.workload, job.method), []).append(job.job_id)
+    for (workload, method), jobs in unlocated.items():
+        findings.add(
+            Finding(
+                "no-location",
+                workload,
+                "",
+                "",
+                method,
+                f"{workload}: {method} without the job's location, for {len(jobs)} job(s) such "
+                f"as {sorted(jobs)[0]} (the environment's region is {region}; there BigQuery "
+                "answers a job call without location with 404)",
+            )
+        )
     return Report(sorted(findings), get_unused(deployed, granted_by), granted_by)
 
 

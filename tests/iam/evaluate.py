@@ -77,6 +77,7 @@ def evaluate(bigquery_endpoint: str, tmp: Path) -> Iterator[Evaluation]:
             datasets=_list_datasets(bigquery_endpoint),
             identity_of=deployed.acting,
             service_of=service_of,
+            intended_of=deployed.intended,
         )
         region = load_spec(run.spec_path).get_environment(STACK).region
         workloads = sorted({get_workload(c) for c in run.calls})

@@ -105,14 +105,16 @@ def resolve(
     """
     resources = list(resources)
     fields = set(settings_fields)
-    emails = {
-        r.state["email"]: _account_key(r.name) for r in resources if r.type == ACCOUNT_TYPE
-    }
+    emails = {r.state["email"]: _account_key(r.name) for r in resources if r.type == ACCOUNT_TYPE}
 
     def who(member_or_email: str) -> str:
         return emails.get(_email(member_or_email), member_or_email)
 
-    service = next(r for r in resources if r.type == SERVICE_TYPE and "job-runner" in r.name + r.state.get("name", ""))
+    service = next(
+        r
+        for r in resources
+        if r.type == SERVICE_TYPE and "job-runner" in r.name + r.state.get("name", "")
+    )
     env = {e["name"]: e["value"] for c in service.state["template"]["containers"] for e in c.get("envs", [])}  # fmt: skip
     prefix = dataset_prefix
 
@@ -150,4 +152,3 @@ def resolve(
         else:
             intended[workload] = acting[workload] = job_runner
     return Deployed(sorted(grants), acting, intended, targets, prefix)
-

@@ -33,7 +33,9 @@ class MethodRule:
 
 METHODS: dict[str, MethodRule] = {
     # BigQuery REST v2. Each method page has an "IAM Permissions" section.
-    "bigquery.jobs.insert": MethodRule("bigquery.jobs.create", "project", f"{_BQ_REST}/jobs/insert"),
+    "bigquery.jobs.insert": MethodRule(
+        "bigquery.jobs.create", "project", f"{_BQ_REST}/jobs/insert"
+    ),
     "bigquery.jobs.query": MethodRule("bigquery.jobs.create", "project", f"{_BQ_REST}/jobs/query"),
     # "When you create a job, you are automatically granted bigquery.jobs.get and
     # bigquery.jobs.update for that job" (https://cloud.google.com/bigquery/docs/jobs-overview).
@@ -46,7 +48,9 @@ METHODS: dict[str, MethodRule] = {
     # "Requires no specific IAM permission(s) to use this method. Users are able to list the
     # jobs they created."
     "bigquery.jobs.list": MethodRule(None, "project", f"{_BQ_REST}/jobs/list"),
-    "bigquery.datasets.get": MethodRule("bigquery.datasets.get", "dataset", f"{_BQ_REST}/datasets/get"),
+    "bigquery.datasets.get": MethodRule(
+        "bigquery.datasets.get", "dataset", f"{_BQ_REST}/datasets/get"
+    ),
     "bigquery.datasets.insert": MethodRule(
         "bigquery.datasets.create", "project", f"{_BQ_REST}/datasets/insert"
     ),
@@ -54,11 +58,21 @@ METHODS: dict[str, MethodRule] = {
     # READER dataset role": the answer is filtered, the call itself needs nothing.
     "bigquery.datasets.list": MethodRule(None, "project", f"{_BQ_REST}/datasets/list"),
     "bigquery.tables.get": MethodRule("bigquery.tables.get", "table", f"{_BQ_REST}/tables/get"),
-    "bigquery.tables.list": MethodRule("bigquery.tables.list", "dataset", f"{_BQ_REST}/tables/list"),
-    "bigquery.tables.insert": MethodRule("bigquery.tables.create", "dataset", f"{_BQ_REST}/tables/insert"),
-    "bigquery.tables.patch": MethodRule("bigquery.tables.update", "table", f"{_BQ_REST}/tables/patch"),
-    "bigquery.tables.update": MethodRule("bigquery.tables.update", "table", f"{_BQ_REST}/tables/update"),
-    "bigquery.tables.delete": MethodRule("bigquery.tables.delete", "table", f"{_BQ_REST}/tables/delete"),
+    "bigquery.tables.list": MethodRule(
+        "bigquery.tables.list", "dataset", f"{_BQ_REST}/tables/list"
+    ),
+    "bigquery.tables.insert": MethodRule(
+        "bigquery.tables.create", "dataset", f"{_BQ_REST}/tables/insert"
+    ),
+    "bigquery.tables.patch": MethodRule(
+        "bigquery.tables.update", "table", f"{_BQ_REST}/tables/patch"
+    ),
+    "bigquery.tables.update": MethodRule(
+        "bigquery.tables.update", "table", f"{_BQ_REST}/tables/update"
+    ),
+    "bigquery.tables.delete": MethodRule(
+        "bigquery.tables.delete", "table", f"{_BQ_REST}/tables/delete"
+    ),
     "bigquery.routines.list": MethodRule(
         "bigquery.routines.list", "dataset", f"{_BQ_REST}/routines/list"
     ),
@@ -76,13 +90,19 @@ METHODS: dict[str, MethodRule] = {
     # Workflows connector calls of the Workflow Executions API.
     # https://cloud.google.com/workflows/docs/access-control
     "workflowexecutions.executions.run": MethodRule(
-        "workflows.executions.create", "workflow", "https://cloud.google.com/workflows/docs/access-control"
+        "workflows.executions.create",
+        "workflow",
+        "https://cloud.google.com/workflows/docs/access-control",
     ),
     "workflowexecutions.executions.create": MethodRule(
-        "workflows.executions.create", "workflow", "https://cloud.google.com/workflows/docs/access-control"
+        "workflows.executions.create",
+        "workflow",
+        "https://cloud.google.com/workflows/docs/access-control",
     ),
     "workflowexecutions.executions.get": MethodRule(
-        "workflows.executions.get", "workflow", "https://cloud.google.com/workflows/docs/access-control"
+        "workflows.executions.get",
+        "workflow",
+        "https://cloud.google.com/workflows/docs/access-control",
     ),
 }
 

@@ -69,7 +69,7 @@ def _handler(identity: str, upstream: urllib.parse.SplitResult, recording: Recor
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+        def log_message(self, format: str, *args: Any) -> None:
             return  # quiet: pytest runs with warnings as errors and captures output
 
         def _forward(self) -> None:

@@ -66,10 +66,15 @@ def render(evaluation: Evaluation) -> str:
         }
         intended = deployed.intended.get(workload, account)
         runs_as = account if intended == account else f"{account} (infra intends {intended})"
-        granted = "<br>".join(sorted(grants)) or "**not granted**"
-        lines.append(
-            f"| {workload} | {runs_as} | `{permission}` | {_on(resources)} | {granted} |"
-        )
+        missing = {
+            r
+            for r in resources
+            if not any(is_granted_by(g, account, permission, r) for g in deployed.grants)
+        }
+        granted = "<br>".join(sorted(grants))
+        if missing:
+            granted += ("<br>" if granted else "") + f"**not granted on** {_on(missing)}"
+        lines.append(f"| {workload} | {runs_as} | `{permission}` | {_on(resources)} | {granted} |")
     return "\n".join(lines)
 
 

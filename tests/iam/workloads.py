@@ -139,7 +139,7 @@ def ingest_one_batch(spec_path: Path, tmp: Path, endpoint: str, environ: dict[st
     spec = load_spec(spec_path)
     config = write_ingest_config(spec, "local", tmp / "ingest_config.json")
     environ.update(get_ingest_env(spec, "local", config_file=config, bigquery_endpoint=endpoint))
-    client = create_app("ingest_event", str(FUNCTION_SOURCE)).test_client()
+    client = create_app("ingest_event", str(FUNCTION_SOURCE)).test_client()  # type: ignore[no-untyped-call]
     try:
         batches = [
             (topic, json.dumps(event).encode())
