@@ -24,10 +24,14 @@ def evaluation(
         yield result
 
 
-def add_summary(lines: list[str]) -> None:
-    """Lines for the terminal summary (printed once, after the tests)."""
-    if not _SUMMARY:
-        _SUMMARY.extend(lines)
+@pytest.fixture(scope="session")
+def iam_summary() -> list[str]:
+    """Lines for the terminal summary, printed once after the tests.
+
+    A fixture, not an import: under `--import-mode=importlib` a test importing this conftest
+    would get a second copy of the module, whose list the hook below never sees.
+    """
+    return _SUMMARY
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

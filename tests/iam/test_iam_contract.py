@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ROOT
-from tests.iam.conftest import add_summary
 from tests.iam.evaluate import Evaluation
 from tests.iam.known_gaps import JUSTIFIED_GRANTS, KNOWN_GAPS
 from tests.iam.permissions import ROLES
@@ -21,7 +20,7 @@ from tests.iam.table import END, START, render
 pytestmark = pytest.mark.emulator
 
 
-def _summarise(evaluation: Evaluation) -> None:
+def _summarise(evaluation: Evaluation, summary: list[str]) -> None:
     report = evaluation.report
     lines = ["findings that are KNOWN_GAPS (tests/iam/known_gaps.py; empty it as they close):"]
     lines += [f"  [{KNOWN_GAPS[f.key]}] {f}" for f in report.findings if f.key in KNOWN_GAPS]
@@ -29,13 +28,14 @@ def _summarise(evaluation: Evaluation) -> None:
     for unused in report.unused:
         why = JUSTIFIED_GRANTS.get(unused.grant.name)
         lines.append(f"  {unused}" + (f" -- justified: {why}" if why else " -- UNJUSTIFIED"))
-    add_summary(lines)
+    if not summary:
+        summary.extend(lines)
 
 
 def test_every_recorded_call_is_granted_to_the_account_its_workload_runs_as(
-    evaluation: Evaluation,
+    evaluation: Evaluation, iam_summary: list[str]
 ) -> None:
-    _summarise(evaluation)
+    _summarise(evaluation, iam_summary)
     unexpected = [f for f in evaluation.report.findings if f.key not in KNOWN_GAPS]
     assert not unexpected, "IAM contract broken:\n" + "\n".join(f"- {f}" for f in unexpected)
 
