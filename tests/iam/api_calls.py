@@ -182,7 +182,7 @@ def analyse(
             creators[job_id] = get_workload(call)
     for call in calls:
         workload = get_workload(call)
-        if call.verb == "CONNECTOR":
+        if call.verb in ("CONNECTOR", "RPC"):
             rule = METHODS[call.path]
             target = Resource("workflow", call.query["workflow"])
             result.needs.add(Need(workload, call.path, rule.permission or "", target, rule.source))

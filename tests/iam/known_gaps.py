@@ -80,9 +80,6 @@ JUSTIFIED_GRANTS: dict[str, str] = {
     "log-writer-wf-backfill": _LOGS,
     "log-writer-wf-backfill-chunk": _LOGS,
     "log-writer-wf-run-partition": _LOGS,
-    "workflows-invoker-job-runner": (
-        "POST /backfills starts a `backfill` execution (dayflow.executions); not exercised here"
-    ),
     "dbt-impersonation": "the job-runner mints dbt's access tokens once it impersonates (item 7)",
     "dataform-act-as": "managed Dataform repositories run as the Dataform account (GCP only)",
     "invoker-scheduler": "Cloud Scheduler calls POST /triggers/<pipeline> as this account",

@@ -4,9 +4,10 @@ What runs, each pointed at the recording proxy port of the identity it has in GC
 - the ingest function (functions-framework's `create_app`): one batch of order and customer
   events for one day, plus one invalid event (dead-lettered);
 - the Workflows YAML on our engine, each workflow's `JOB_RUNNER_URL` at its own port in front of
-  the real job-runner (uvicorn): `backfill` of one day of `shop_daily` (through its child
-  `backfill_chunk`: the SQL jobs) and `run_partition` of one day of `shop_events` (the dedup
-  jobs, dbt, and a Dataform CLI job this test adds to the example spec);
+  the real job-runner (uvicorn): `backfill` of one day of `shop_daily`, started by the
+  job-runner's POST /backfills through the engine's gRPC Executions API (its child
+  `backfill_chunk` runs the SQL jobs), and `run_partition` of one day of `shop_events` (the
+  dedup jobs, dbt, and a Dataform CLI job this test adds to the example spec);
 - the job-runner's BigQuery endpoint at the job-runner account's port; dbt and the Dataform CLI
   get that endpoint from the job-runner, and are told apart by their User-Agent.
 
@@ -175,6 +176,34 @@ def get_connector_calls(workflow_id: str, identity: str) -> list[HttpCall]:
     return calls
 
 
+def start_backfill_through_job_runner(runner_url: str, engine: Any) -> list[HttpCall]:
+    """POST /backfills (one day of shop_daily), wait for the execution; return its API call.
+
+    The job-runner is the engine's only gRPC client here, so the `backfill` execution that
+    appears is its `workflows.executions.create` (recorded as the job-runner's call).
+    """
+    import httpx
+
+    body = {"pipeline": "shop_daily", "start": PARTITION_KEY, "end": PARTITION_KEY}
+    response = httpx.post(f"{runner_url}/backfills", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    (execution,) = engine.list_executions("backfill")
+    # The deadline follows the work: the execution ends by itself (success or failure).
+    while not execution.wait(1.0):
+        pass
+    assert execution.state == "SUCCEEDED", execution.error
+    call = HttpCall(
+        identity=JOB_RUNNER,
+        verb="RPC",
+        path="workflowexecutions.executions.create",
+        query={"workflow": "backfill"},
+        body=None,
+        user_agent="google-cloud-workflows (gRPC)",
+        status=200,
+    )
+    return [call]
+
+
 @contextmanager
 def run_workloads(bigquery_endpoint: str, tmp: Path) -> Iterator[WorkloadRun]:
     """Run every workload once through recording proxies; yield what was recorded."""
@@ -182,6 +211,7 @@ def run_workloads(bigquery_endpoint: str, tmp: Path) -> Iterator[WorkloadRun]:
 
     from dayflow.spec import load_spec
     from dayflow.workflows_engine import FakeClock, WorkflowEngine
+    from dayflow.workflows_engine.grpc_api import start_grpc_server
     from job_runner.core.config import JobRunnerSettings
     from job_runner.main import create_app
 
@@ -201,30 +231,34 @@ def run_workloads(bigquery_endpoint: str, tmp: Path) -> Iterator[WorkloadRun]:
         finally:
             os.environ.clear()
             os.environ.update(saved_env)
+        # The engine serves the Workflow Executions API (gRPC) to the job-runner, which starts
+        # `backfill` executions there (POST /backfills), as it does in GCP.
+        engine = WorkflowEngine(clock=FakeClock(), location=environment.region)
+        stack.callback(engine.close)
+        grpc_server, grpc_port = start_grpc_server(engine, "127.0.0.1", 0)
+        stack.callback(grpc_server.stop, None)
         # As infra configures it (JOB_RUNNER_BIGQUERY_LOCATION = the environment's region).
         settings = JobRunnerSettings(
             spec_path=spec_path,
             bigquery_endpoint=bigquery[JOB_RUNNER],
             bigquery_location=environment.region,
+            workflows_endpoint=f"127.0.0.1:{grpc_port}",
+            workflows_location=environment.region,
         )
         runner = stack.enter_context(Server(create_app(settings)))
         front = stack.enter_context(
             recording_proxies(runner.url, [workflow_identity(s) for s in stems], recording)
         )
-        engine = WorkflowEngine(clock=FakeClock())
-        stack.callback(engine.close)
         for stem in stems:
             source = (WORKFLOWS_DIR / f"{stem}.workflows.yaml").read_text()
             engine.deploy(stem, source, env={"JOB_RUNNER_URL": front[workflow_identity(stem)]})
-        runs = [
-            ("backfill", {"pipeline": "shop_daily", "start": PARTITION_KEY, "end": PARTITION_KEY}),
-            ("run_partition", {"pipeline": "shop_events", "partition_key": PARTITION_KEY}),
-        ]
-        for workflow_id, argument in runs:
-            execution = engine.run(workflow_id, argument)
-            assert execution.state == "SUCCEEDED", (workflow_id, execution.error)
+        calls = start_backfill_through_job_runner(runner.url, engine)
+        execution = engine.run(
+            "run_partition", {"pipeline": "shop_events", "partition_key": PARTITION_KEY}
+        )
+        assert execution.state == "SUCCEEDED", execution.error
         executed = {s: workflow_identity(s) for s in stems if engine.list_executions(s)}
-        calls = recording.snapshot()
+        calls += recording.snapshot()
         for stem, identity in executed.items():
             calls += get_connector_calls(stem, identity)
         yield WorkloadRun(calls, spec_path, prefix, executed)
