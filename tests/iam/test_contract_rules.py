@@ -80,3 +80,20 @@ def test_a_query_job_needs_write_on_its_target_and_read_on_its_sources() -> None
         ("bigquery.tables.getData", "raw.orders"),
     }
     assert analysis.job_calls[0].location is None
+
+
+def test_grants_resolve_at_their_level_and_dbt_runs_as_its_account_once_settings_read_it() -> None:
+    from tests.iam.grants import resolve
+    from tests.infra.pulumi_harness import run_program
+
+    deployment = run_program("dev")
+    today = resolve(deployment, {"spec_path"}, "dev_")
+    levels = {(g.member, g.role, g.resource) for g in today.grants}
+    assert ("job-runner", "roles/bigquery.dataEditor", MART) in levels
+    assert ("job-runner", "roles/bigquery.jobUser", PROJECT) in levels
+    invoker = ("wf-run-partition", "roles/run.invoker", Resource("service", "dayflow-job-runner"))
+    assert invoker in levels
+    assert today.acting["dbt"] == "job-runner" and today.intended["dbt"] == "dbt"
+
+    fixed = resolve(deployment, {"spec_path", "dbt_service_account"}, "dev_")
+    assert fixed.acting["dbt"] == "dbt"
