@@ -2,12 +2,13 @@
 
 `METHODS`: API method -> (permission, the level of resource it is checked on, source). A method
 whose page says it needs no IAM permission (e.g. reading one's own jobs) has permission None.
-`ROLES`: predefined role -> the permissions it contains (only those that matter here are
-listed exhaustively for the services dayflow calls; the rest of a role is irrelevant to the
-check, which only asks "does a granted role contain the permission a call needs").
+`ROLES`: predefined role -> its permissions as its reference page lists them, for the services
+dayflow calls (a role's permissions in other services, e.g. Dataplex search in the BigQuery
+data roles, are left out: the check only asks whether a granted role contains the permission a
+call needs, and no dayflow call needs those).
 
-Each row cites its page. A role dayflow grants to a workload identity must have a row here, or
-the contract test fails (tests/iam/test_iam_contract.py), so a new grant cannot slip past it.
+Each row cites its page. Every role the Pulumi program grants must have a row here, or the
+contract test fails (tests/iam/test_iam_contract.py), so a new grant cannot slip past it.
 """
 
 from __future__ import annotations
@@ -264,6 +265,55 @@ ROLES: dict[str, RoleRule] = {
             }
         ),
         "https://cloud.google.com/iam/docs/roles-permissions/dataform#dataform.editor",
+    ),
+    # Roles of identities that make no call the local stack can record (Cloud Build, the
+    # Pub/Sub service agent, Eventarc, the Dataform agent); listed so every grant is known.
+    "roles/pubsub.publisher": RoleRule(
+        frozenset({"pubsub.topics.publish"}),
+        "https://cloud.google.com/iam/docs/roles-permissions/pubsub#pubsub.publisher",
+    ),
+    "roles/pubsub.subscriber": RoleRule(
+        frozenset(
+            {
+                "pubsub.snapshots.seek",
+                "pubsub.subscriptions.consume",
+                "pubsub.topics.attachSubscription",
+            }
+        ),
+        "https://cloud.google.com/iam/docs/roles-permissions/pubsub#pubsub.subscriber",
+    ),
+    "roles/storage.objectViewer": RoleRule(
+        frozenset({"resourcemanager.projects.get", "storage.objects.get", "storage.objects.list"}),
+        "https://cloud.google.com/iam/docs/roles-permissions/storage#storage.objectViewer",
+    ),
+    "roles/artifactregistry.writer": RoleRule(
+        frozenset(
+            {
+                "artifactregistry.dockerimages.get",
+                "artifactregistry.dockerimages.list",
+                "artifactregistry.files.get",
+                "artifactregistry.files.list",
+                "artifactregistry.repositories.downloadArtifacts",
+                "artifactregistry.repositories.get",
+                "artifactregistry.repositories.list",
+                "artifactregistry.repositories.uploadArtifacts",
+                "artifactregistry.tags.create",
+                "artifactregistry.tags.get",
+                "artifactregistry.tags.list",
+                "artifactregistry.tags.update",
+                "artifactregistry.versions.get",
+                "artifactregistry.versions.list",
+            }
+        ),
+        "https://cloud.google.com/iam/docs/roles-permissions/artifactregistry#artifactregistry.writer",
+    ),
+    "roles/secretmanager.secretAccessor": RoleRule(
+        frozenset({"secretmanager.versions.access"}),
+        "https://cloud.google.com/iam/docs/roles-permissions/secretmanager#secretmanager.secretAccessor",
+    ),
+    "roles/eventarc.eventReceiver": RoleRule(
+        frozenset({"eventarc.events.receiveAuditLogWritten", "eventarc.events.receiveEvent"}),
+        "https://cloud.google.com/iam/docs/roles-permissions/eventarc#eventarc.eventReceiver",
     ),
 }
 
