@@ -73,8 +73,7 @@ def _handler(identity: str, upstream: urllib.parse.SplitResult, recording: Recor
             return  # quiet: pytest runs with warnings as errors and captures output
 
         def _forward(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            payload = self.rfile.read(length) if length else b""
+            payload = self._read_body()
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             conn = http.client.HTTPConnection(upstream.netloc, timeout=600)
             try:
@@ -104,6 +103,18 @@ def _handler(identity: str, upstream: urllib.parse.SplitResult, recording: Recor
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(content)
+
+        def _read_body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()  # the CRLF after each chunk
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _forward
 
