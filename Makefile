@@ -9,13 +9,16 @@ DAYFLOW := $(VENV)/bin/dayflow
 STAMP := $(VENV)/.installed
 # Lock files (exact versions and sha256 hashes of every dependency, for every platform):
 # locks/all.txt is the whole development environment (main dependencies and the local, infra and
-# dev extras); locks/runtime.txt is the job-runner image's subset, at the same versions.
-# They are written by uv (`make lock`) and installed by plain pip with --require-hashes, so
-# installing needs nothing but pip. uv rather than pip-tools: `uv pip compile --universal` resolves
-# once for every platform (Linux CI and image, macOS and Windows laptops), where pip-compile
-# resolves for the machine it runs on, and uv resolves this stack in seconds.
+# dev extras); locks/runtime.txt is the job-runner image's subset, at the same versions;
+# locks/uv.txt pins uv itself. All three are written by `make lock`.
+# uv rather than pip-tools: `uv pip compile --universal` resolves once for every platform (Linux
+# CI and image, macOS and Windows laptops), where pip-compile resolves only for the machine it
+# runs on; and uv installs the environment about 8 times faster than pip (35 s against 5 min,
+# measured on a loaded 2-core machine), downloading in parallel. The files are plain requirements
+# files, so pip can install them too (`pip install --require-hashes -r`), as the Dockerfile does.
 LOCK := locks/all.txt
 RUNTIME_LOCK := locks/runtime.txt
+UV_LOCK := locks/uv.txt
 UV_VERSION := 0.13.9
 UV := $(VENV)/bin/uv
 UV_COMPILE := --universal --python-version 3.13 --generate-hashes --quiet --custom-compile-command 'make lock'
@@ -47,19 +50,22 @@ $(PY):
 	$(PYTHON313) -m venv $(VENV)
 
 # Everything from the lock, hashes checked; then dayflow itself, editable, adding nothing.
-$(STAMP): pyproject.toml $(LOCK) | $(PY) $(DATAFORM_STAMP)
-	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
-	$(PY) -m pip install --quiet --no-deps -e .
+$(STAMP): pyproject.toml $(LOCK) | $(UV) $(DATAFORM_STAMP)
+	$(UV) pip install --python $(PY) --quiet --require-hashes -r $(LOCK)
+	$(UV) pip install --python $(PY) --quiet --no-deps -e .
 	# local-bigquery loads DuckDB extensions at start-up and would download them: install them from wheels.
 	$(PY) -c "from duckdb_extensions import import_extension; [import_extension(e) for e in ('ducklake', 'icu', 'json', 'parquet', 'spatial')]"
 	touch $(STAMP)
 
-$(UV): | $(PY)
-	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+# uv, bootstrapped into the venv by pip from its own hash-checked lock.
+$(UV): $(UV_LOCK) | $(PY)
+	$(PY) -m pip install --quiet --require-hashes -r $(UV_LOCK)
+	touch $(UV)
 
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra local --extra infra --extra dev $(UV_COMPILE) $(LOCK_FLAGS) -o $(LOCK)
 	$(UV) pip compile pyproject.toml -c $(LOCK) $(UV_COMPILE) -o $(RUNTIME_LOCK)
+	echo 'uv==$(UV_VERSION)' | $(UV) pip compile - $(UV_COMPILE) -o $(UV_LOCK)
 
 $(DATAFORM_STAMP): $(DATAFORM_DIR)/package.json $(DATAFORM_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found: Dataform jobs need Node.js 20+ and npm" >&2; exit 2; }
