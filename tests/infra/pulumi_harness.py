@@ -21,8 +21,9 @@ from typing import Any
 
 import pulumi
 import yaml
-from generated_spec import write_spec  # noqa: F401  (re-exported for tests and bench/infra.py)
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+
+from tests.infra.generated_spec import write_spec  # noqa: F401  (re-exported for tests and bench/infra.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "infra" / "__main__.py"
