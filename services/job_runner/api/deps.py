@@ -32,6 +32,8 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
         ledger,
         faults=faults,
         bigquery_endpoint=settings.bigquery_endpoint,
+        max_concurrent_runs=settings.max_concurrent_runs,
+        run_hold_seconds=settings.run_hold_seconds,
     )
 
 
