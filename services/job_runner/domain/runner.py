@@ -265,11 +265,15 @@ class JobRunner:
     def _execute(
         self, job_name: str, job: Job, partition: Partition, job_id_base: str, deadline: float
     ) -> WriteStats:
+        hang = None
+        if self.faults is not None:
+            faults = self.faults
+            hang = lambda: faults.hang_after_submit(partition.key)  # noqa: E731
         if isinstance(job, BigQuerySqlJob):
             sql = self.render_sql((self.spec.root / job.sql).read_text())
             return self.writer.write(
                 self.get_destination(job), job.destination, job.write, sql,
-                partition.get_query_parameters(), job_id_base, deadline,
+                partition.get_query_parameters(), job_id_base, deadline, hang,
             )  # fmt: skip
         if isinstance(job, DedupJob):
             from dayflow.semantic import build_dedup_sql
@@ -279,7 +283,7 @@ class JobRunner:
             sql = build_dedup_sql(job.topic, topic, job, ingest)
             return self.writer.write(
                 self.get_destination(job), job.destination, ReplacePartition(), sql,
-                partition.get_query_parameters(), job_id_base, deadline,
+                partition.get_query_parameters(), job_id_base, deadline, hang,
             )  # fmt: skip
         if isinstance(job, DbtJob | DataformJob):
             return self._run_transform(job, partition)

@@ -82,9 +82,11 @@ class PartitionWriter:
         params: list[bigquery.ScalarQueryParameter],
         job_id_base: str,
         deadline: float | None = None,
+        on_submitted: Callable[[], None] | None = None,
     ) -> WriteStats:
         """Write one partition. `deadline` (on the writer's clock, default: 10 minutes from now)
-        bounds the retries of aborted transactions."""
+        bounds the retries of aborted transactions; `on_submitted` is called once the write's
+        BigQuery job is submitted (crash tests hang there)."""
         if deadline is None:
             deadline = self._clock() + DEFAULT_ABORT_BUDGET_SECONDS
         with self._lock_for(dest.table_id):
@@ -93,7 +95,7 @@ class PartitionWriter:
                 sql = _merge_sql(dest, strategy, columns, select_sql)
             else:
                 sql = _replace_sql(dest, destination, columns, select_sql)
-            job = self._run(sql, params, job_id_base, deadline)
+            job = self._run(sql, params, job_id_base, deadline, on_submitted)
             return WriteStats(
                 rows_written=self._rows_written(job),
                 bytes_processed=int(job.total_bytes_processed or 0),
@@ -148,9 +150,10 @@ class PartitionWriter:
         params: list[bigquery.ScalarQueryParameter],
         job_id_base: str,
         deadline: float,
+        on_submitted: Callable[[], None] | None = None,
     ) -> Any:
         return self._retrying(
-            lambda n: self._query(sql, params, job_id=f"{job_id_base}_r{n}"), deadline
+            lambda n: self._query(sql, params, f"{job_id_base}_r{n}", on_submitted), deadline
         )
 
     def _retrying(self, attempt: Callable[[int], Any], deadline: float) -> Any:
@@ -173,7 +176,11 @@ class PartitionWriter:
             retry += 1
 
     def _query(
-        self, sql: str, params: list[bigquery.ScalarQueryParameter], job_id: str | None
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter],
+        job_id: str | None,
+        on_submitted: Callable[[], None] | None = None,
     ) -> Any:
         from google.api_core.exceptions import Conflict
         from google.cloud import bigquery
@@ -190,6 +197,8 @@ class PartitionWriter:
                 job = self._get_job_after_conflict(job_id)
                 if _failed_transiently(job):
                     raise _RunAgain(job_id) from None
+            if on_submitted is not None:
+                on_submitted()
             job.result()
         except _RunAgain:
             raise
