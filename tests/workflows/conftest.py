@@ -124,8 +124,13 @@ def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[
         env = load_spec(spec_path).get_environment("local")
         with make_bigquery_client("local", bigquery_endpoint) as client:
             ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+        # The longest hold: each run answers in one call, so the fake clock's sleeps are the
+        # retry backoff alone (test_long_runs covers polling).
         settings = JobRunnerSettings(
-            spec_path=spec_path, bigquery_endpoint=bigquery_endpoint, faults_file=faults_file
+            spec_path=spec_path,
+            bigquery_endpoint=bigquery_endpoint,
+            faults_file=faults_file,
+            run_hold_seconds=300,
         )
         server = stack.enter_context(Server(create_app(settings)))
         clock = FakeClock()

@@ -17,9 +17,11 @@ Attaching (a retried request never starts a second attempt while the first one l
   attempt starts (recorded under the same key).
 - neither: a new attempt (the ledger's newest + 1).
 
-Leases: an attempt is recorded `queued` with a lease of its timeout plus a margin, then `running`
-with a fresh lease when a pool thread takes it. A process that dies never writes the final row;
-once the lease has expired the run reads `stale` (see `dayflow.ledger`).
+Leases: an attempt is recorded `running` when it is accepted, with a lease of its timeout plus a
+margin (one ledger row: a run waits in the pool's queue only while the instance is over
+`max_concurrent_runs`, and one that waited past its lease fails instead of starting). A process
+that dies never writes the final row; once the lease has expired the run reads `stale` (see
+`dayflow.ledger`).
 
 The pool threads work after the response has gone. On Cloud Run that needs CPU outside requests,
 that is instance-based billing (`cpu_idle = false`:
@@ -252,29 +254,27 @@ class RunLifecycle:
         future.add_done_callback(lambda _: self._forget(ticket))
         lease = now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS)
         try:
-            self._record(request, attempt, day, "queued", lease)
-            self._pool.submit(self._execute, ticket, day, timeout, lease)
+            self._record(request, attempt, day, "running", lease)
+            self._pool.submit(self._execute, ticket, timeout, lease)
         except Exception as err:
             future.set_exception(err)
             raise
         return ticket
 
-    def _execute(self, ticket: RunTicket, day: date, timeout: int, queued_lease: datetime) -> None:
-        """Pool thread: mark the attempt running (fresh lease), execute it, resolve its future."""
+    def _execute(self, ticket: RunTicket, timeout: int, lease: datetime) -> None:
+        """Pool thread: execute the attempt and resolve its future."""
         future = ticket.future
         assert future is not None
         if not future.set_running_or_notify_cancel():
             return
         try:
-            now = self.runner.now()
-            if now > queued_lease:
-                # Callers already see it stale and may have started another attempt.
+            if self.runner.now() > lease - timedelta(seconds=timeout):
+                # It could not finish within its lease: callers would see it stale meanwhile
+                # and may start another attempt.
                 raise WarehouseError(
-                    f"run {ticket.run_id} waited in the queue past its lease; retry it",
+                    f"run {ticket.run_id} waited in this instance's queue too long; retry it",
                     transient=True,
                 )
-            lease = now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS)
-            self._record(ticket.request, ticket.attempt, day, "running", lease)
             deadline = self.runner.clock() + timeout
             outcome = self.runner.execute(ticket.request, ticket.attempt, deadline)
         except BaseException as err:
