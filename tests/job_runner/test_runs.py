@@ -31,7 +31,7 @@ def run_partition(http: httpx.Client, key: str, attempt: int | None = None) -> l
         body: dict[str, Any] = {"pipeline": PIPELINE, "job": job, "partition_key": key}
         if attempt is not None:
             body["attempt"] = attempt
-        response = http.post("/runs", json=body)
+        response = _await(http, http.post("/runs", json=body))
         assert response.status_code == 200, response.text
         outcomes.append(response.json())
     return outcomes
@@ -90,24 +90,9 @@ def test_concurrent_runs_of_different_partitions_all_land(http: httpx.Client) ->
 def test_a_retried_request_with_the_same_attempt_reuses_the_bigquery_job(
     http: httpx.Client,
 ) -> None:
-    first = http.post(
-        "/runs",
-        json={
-            "pipeline": PIPELINE,
-            "job": "stg_orders",
-            "partition_key": "2024-01-09",
-            "attempt": 1,
-        },
-    ).json()
-    again = http.post(
-        "/runs",
-        json={
-            "pipeline": PIPELINE,
-            "job": "stg_orders",
-            "partition_key": "2024-01-09",
-            "attempt": 1,
-        },
-    ).json()
+    body = {"pipeline": PIPELINE, "job": "stg_orders", "partition_key": "2024-01-09", "attempt": 1}
+    first = _await(http, http.post("/runs", json=body)).json()
+    again = _await(http, http.post("/runs", json=body)).json()
     assert again["bigquery_job_id"] == first["bigquery_job_id"]
     assert again["rows_written"] == first["rows_written"]
 
