@@ -36,8 +36,8 @@ pytestmark = pytest.mark.emulator
 
 JOB_MINUTES = 40
 # Fake seconds that pass per real second while a request is pending: the workflows' 300 s
-# timeout of a job-runner call takes 10 real seconds, far more than any answer needs.
-FAKE_SECONDS_PER_REAL_SECOND = 30.0
+# timeout of a job-runner call takes 20 real seconds, far more than any answer needs.
+FAKE_SECONDS_PER_REAL_SECOND = 15.0
 # The job-runner's hold (real seconds): longer than its real work after the fake job ends (the
 # emulator's part), so the workflow does not spin through polls meanwhile (sys.sleep is instant).
 HOLD_SECONDS = 1.0

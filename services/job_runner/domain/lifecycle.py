@@ -27,7 +27,11 @@ The pool threads work after the response has gone. On Cloud Run that needs CPU o
 that is instance-based billing (`cpu_idle = false`:
 https://cloud.google.com/run/docs/configuring/billing-settings): under request-based billing
 the CPU is throttled between requests and an in-process dbt or Dataform run would stall between
-polls. BigQuery jobs run server-side and only their final bookkeeping would wait.
+polls. BigQuery jobs run server-side and only their final bookkeeping would wait. Cloud Run also
+removes instances that serve no request; with CPU in use outside requests Google advises at least
+one minimum instance (https://cloud.google.com/run/docs/about-instance-autoscaling). An instance
+removed mid-run is a crash like any other: its lease expires, polls answer 503 (stale), and the
+caller's retry starts the next attempt.
 """
 
 from __future__ import annotations
