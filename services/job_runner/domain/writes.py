@@ -153,7 +153,8 @@ class PartitionWriter:
         on_submitted: Callable[[], None] | None = None,
     ) -> Any:
         return self._retrying(
-            lambda n: self._query(sql, params, f"{job_id_base}_r{n}", on_submitted), deadline
+            lambda n: self._query(sql, params, f"{job_id_base}_r{n}", on_submitted, deadline),
+            deadline,
         )
 
     def _retrying(self, attempt: Callable[[int], Any], deadline: float) -> Any:
@@ -181,11 +182,17 @@ class PartitionWriter:
         params: list[bigquery.ScalarQueryParameter],
         job_id: str | None,
         on_submitted: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> Any:
         from google.api_core.exceptions import Conflict
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=params)
+        if deadline is not None:
+            # BigQuery stops a job that outlives this (JobConfiguration.jobTimeoutMs,
+            # https://cloud.google.com/bigquery/docs/reference/rest/v2/Job): no write of a run
+            # goes on after its deadline, which its lease outlives, so a stale run is dead.
+            config.job_timeout_ms = max(1000, int((deadline - self._clock()) * 1000))
         job: Any
         try:
             try:
