@@ -138,7 +138,6 @@ class JobRunner:
         self.ledger = ledger
         self.writer = PartitionWriter(client, clock=clock)
         self.in_flight = InFlight()
-        self._clock = clock
         self.clock = clock
         self.now = now
         self.faults = faults
@@ -204,7 +203,7 @@ class JobRunner:
             )
 
         with self.in_flight.track(request.pipeline, request.partition_key):
-            started = self._clock()
+            started = self.clock()
             try:
                 if self.faults is not None:
                     self.faults.check(request.partition_key)
@@ -226,7 +225,7 @@ class JobRunner:
                     "failed",
                     error=str(err),
                     error_kind="transient" if err.transient else "permanent",
-                    duration_seconds=self._clock() - started,
+                    duration_seconds=self.clock() - started,
                     bigquery_job_id=err.job_id,
                     details=err.details,
                 )
@@ -240,7 +239,7 @@ class JobRunner:
                 message = f"unexpected error: {err.__class__.__name__}: {err}"
                 record("failed", error=message, error_kind="transient")
                 raise WarehouseError(message, transient=True) from err
-            duration = self._clock() - started
+            duration = self.clock() - started
             record(
                 "succeeded",
                 rows_written=stats.rows_written,
