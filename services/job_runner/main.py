@@ -25,7 +25,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
         yield
         runner = getattr(app.state, "runner", None)
         if runner is not None:
-            runner.client.close()
+            runner.close()
 
     app = FastAPI(
         title="dayflow job-runner",

@@ -64,9 +64,12 @@ class RunCreate(BaseModel):
     job: Name
     partition_key: PartitionKey
     # Omitted: the next attempt after the ledger's newest. A retried request with the same
-    # attempt reuses the same BigQuery job and never runs the work twice.
+    # attempt attaches to it (and reuses its BigQuery job): the work never runs twice.
     attempt: int | None = Field(default=None, ge=1, le=10_000)
     backfill_id: str | None = Field(default=None, pattern=BACKFILL_ID_PATTERN)
+    # Idempotency key (Workflows sends its execution id): a retried request with the same key
+    # attaches to the attempt it started, unless that one failed transiently or went stale.
+    request_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
 
 
 class PartitionPlanPublic(BaseModel):

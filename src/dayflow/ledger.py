@@ -2,11 +2,16 @@
 
 A run is one job of one pipeline for one partition and one attempt. Its state is its newest row.
 Status grids, `only=failed`, `only=missing` and backfill progress all read this table.
+
+A `running` row carries a lease (`lease_expires_at`, from the job's timeout): a process that dies
+mid-run (OOM, a recycled instance, kill -9) never writes the final row, so once the lease has
+expired the run reads as `stale`, which plans treat as failed. `stale` is derived, never written.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +22,9 @@ from dayflow.warehouse import TableRef, classify_error
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-RunStatus = Literal["queued", "running", "succeeded", "failed"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "stale"]
+# The statuses a plan's only=failed re-runs: failed, and running past its lease (crashed).
+FAILED_STATUSES = frozenset({"failed", "stale"})
 
 
 def get_run_id(pipeline: str, job: str, partition_key: str, attempt: int) -> str:
@@ -43,6 +50,10 @@ class RunRecord:
     bigquery_job_id: str | None = None
     details: list[dict[str, Any]] | None = None
     recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Running rows only: when the run is presumed dead if it has not finished.
+    lease_expires_at: datetime | None = None
+    # The caller's idempotency key (a Workflows execution id): a retry with it attaches.
+    request_key: str | None = None
 
     @property
     def run_id(self) -> str:
@@ -66,6 +77,10 @@ class RunRecord:
             "bigquery_job_id": self.bigquery_job_id,
             "details": json.dumps(self.details) if self.details is not None else None,
             "recorded_at": self.recorded_at.isoformat(),
+            "lease_expires_at": self.lease_expires_at.isoformat()
+            if self.lease_expires_at
+            else None,
+            "request_key": self.request_key,
         }
 
 
@@ -81,14 +96,29 @@ class RunState:
     rows_written: int | None
     backfill_id: str | None
     recorded_at: datetime
+    lease_expires_at: datetime | None = None
+    error_kind: str | None = None
+    bigquery_job_id: str | None = None
+    bytes_processed: int | None = None
+    duration_seconds: float | None = None
+    request_key: str | None = None
 
 
 class RunLedger:
-    """Reads and appends the ledger table through a BigQuery client."""
+    """Reads and appends the ledger table through a BigQuery client.
 
-    def __init__(self, client: bigquery.Client, table: TableRef) -> None:
+    `now` is the wall clock that leases are compared with (tests move it forward).
+    """
+
+    def __init__(
+        self,
+        client: bigquery.Client,
+        table: TableRef,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.client = client
         self.table = table
+        self.now = now
 
     def record(self, *records: RunRecord) -> None:
         """Append rows. Each row's insertId is its run id, status and time, so a retried insert
@@ -125,13 +155,43 @@ class RunLedger:
         if backfill_id is not None:
             where += " AND backfill_id = @backfill_id"
             params.append(bigquery.ScalarQueryParameter("backfill_id", "STRING", backfill_id))
+        return self._query_states(where, params, "partition_key, job")
+
+    def get_attempts(
+        self, pipeline: str, job: str, partition_key: str, day: date
+    ) -> list[RunState]:
+        """The newest state of every attempt of one (pipeline, job, partition), newest first."""
+        from google.cloud import bigquery
+
+        params = [
+            bigquery.ScalarQueryParameter("pipeline", "STRING", pipeline),
+            bigquery.ScalarQueryParameter("job", "STRING", job),
+            bigquery.ScalarQueryParameter("partition_key", "STRING", partition_key),
+            bigquery.ScalarQueryParameter("day", "DATE", day),
+        ]
+        where = (
+            "pipeline = @pipeline AND job = @job AND partition_key = @partition_key"
+            " AND partition_date = @day"
+        )
+        states = self._query_states(where, params, "attempt")
+        return sorted(states, key=lambda s: s.attempt, reverse=True)
+
+    def get_max_attempt(self, pipeline: str, job: str, partition_key: str, day: date) -> int:
+        """The highest attempt recorded for a (pipeline, job, partition), 0 if none."""
+        attempts = self.get_attempts(pipeline, job, partition_key, day)
+        return attempts[0].attempt if attempts else 0
+
+    def _query_states(self, where: str, params: list[Any], newest_per: str) -> list[RunState]:
+        from google.cloud import bigquery
+
         sql = f"""
             SELECT partition_key, job, status, attempt, error, rows_written, backfill_id,
-                   recorded_at
+                   recorded_at, lease_expires_at, error_kind, bigquery_job_id,
+                   bytes_processed, duration_seconds, request_key
             FROM {self.table.sql}
             WHERE {where}
             QUALIFY ROW_NUMBER() OVER (
-              PARTITION BY partition_key, job
+              PARTITION BY {newest_per}
               ORDER BY attempt DESC, recorded_at DESC, {_STATUS_RANK} DESC) = 1
         """
         try:
@@ -140,25 +200,33 @@ class RunLedger:
             )
         except Exception as err:
             raise classify_error(err) from err
+        now = self.now()
         return [
             RunState(
                 partition_key=row["partition_key"],
                 job=row["job"],
-                status=row["status"],
+                status=get_status(row["status"], row["lease_expires_at"], now),
                 attempt=row["attempt"],
                 error=row["error"],
                 rows_written=row["rows_written"],
                 backfill_id=row["backfill_id"],
                 recorded_at=row["recorded_at"],
+                lease_expires_at=row["lease_expires_at"],
+                error_kind=row["error_kind"],
+                bigquery_job_id=row["bigquery_job_id"],
+                bytes_processed=row["bytes_processed"],
+                duration_seconds=row["duration_seconds"],
+                request_key=row["request_key"],
             )
             for row in rows
         ]
 
-    def get_max_attempt(self, pipeline: str, job: str, partition_key: str, day: date) -> int:
-        """The highest attempt recorded for a (pipeline, job, partition), 0 if none."""
-        states = self.get_states(pipeline, day, day)
-        attempts = [s.attempt for s in states if s.job == job and s.partition_key == partition_key]
-        return max(attempts, default=0)
+
+def get_status(status: RunStatus, lease_expires_at: datetime | None, now: datetime) -> RunStatus:
+    """`stale` for a running (or queued) run whose lease expired before `now`, else `status`."""
+    if status in ("running", "queued") and lease_expires_at is not None and lease_expires_at < now:
+        return "stale"
+    return status
 
 
 # Within one attempt and timestamp, a final state outranks `running`, which outranks `queued`.

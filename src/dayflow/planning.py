@@ -2,7 +2,8 @@
 
 A wave is a set of jobs whose dependencies all ran in earlier waves, so a wave's jobs may run in
 parallel. `only="failed"` and `only="missing"` read the run ledger's newest states and keep, per
-partition, the jobs to redo plus everything downstream of them.
+partition, the jobs to redo plus everything downstream of them. A `stale` run (running past its
+lease: its job-runner died) counts as failed for both.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dayflow.partitions import Order, PartitionKeyRange
 from dayflow.spec import Pipeline
 
 Only = Literal["all", "failed", "missing"]
+# Newest statuses that only="failed" redoes (dayflow.ledger.FAILED_STATUSES).
+_FAILED = frozenset({"failed", "stale"})
 Waves = tuple[tuple[str, ...], ...]
 
 
@@ -92,8 +95,8 @@ def plan_partitions(
     """Plan a range (or an explicit list of keys) of partitions.
 
     `statuses` maps (partition_key, job) to the newest ledger status; it is needed for
-    `only="failed"` (redo jobs whose newest run failed) and `only="missing"` (redo jobs that never
-    succeeded). Partitions with nothing to redo are left out.
+    `only="failed"` (redo jobs whose newest run failed or went stale) and `only="missing"` (redo
+    jobs that never succeeded). Partitions with nothing to redo are left out.
     """
     scheme = pipeline.scheme
     if keys is None:
@@ -114,7 +117,7 @@ def plan_partitions(
     plans = []
     for key in keys:
         if only == "failed":
-            redo = frozenset(n for n in names if statuses.get((key, n)) == "failed")
+            redo = frozenset(n for n in names if statuses.get((key, n)) in _FAILED)
         else:
             redo = frozenset(n for n in names if statuses.get((key, n)) != "succeeded")
         if not redo:

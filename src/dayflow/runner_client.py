@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -64,10 +65,12 @@ class JobRunnerClient:
         self,
         base_url: str,
         id_token: str | None = None,
-        timeout: float = 3600,
+        timeout: float = 300,
         auth: httpx.Auth | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         headers = {"Authorization": f"Bearer {id_token}"} if id_token else {}
+        self._sleep = sleep
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=timeout, auth=auth
@@ -111,10 +114,22 @@ class JobRunnerClient:
     def run(
         self, pipeline: str, job: str, partition_key: str, attempt: int | None = None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"pipeline": pipeline, "job": job, "partition_key": partition_key}
+        """Start a run and wait for its outcome: POST /runs, then, while the answer is 202
+        (running), GET /runs/{run_id} after the suggested `retry_after` seconds."""
+        body: dict[str, Any] = {
+            "pipeline": pipeline,
+            "job": job,
+            "partition_key": partition_key,
+            # Idempotency key: were this request retried, it would attach to the same attempt.
+            "request_key": f"cli-{uuid.uuid4().hex}",
+        }
         if attempt is not None:
             body["attempt"] = attempt
-        return self._call("POST", "/runs", json=body)
+        outcome, running = self._call_status("POST", "/runs", json=body)
+        while running:
+            self._sleep(float(outcome.get("retry_after") or 5))
+            outcome, running = self._call_status("GET", f"/runs/{outcome['run_id']}")
+        return outcome
 
     def get_status(self, pipeline: str, start: str, end: str) -> dict[str, Any]:
         return self._call("GET", "/runs", params={"pipeline": pipeline, "start": start, "end": end})
@@ -140,6 +155,10 @@ class JobRunnerClient:
         return self._call("GET", "/stats")
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return self._call_status(method, path, **kwargs)[0]
+
+    def _call_status(self, method: str, path: str, **kwargs: Any) -> tuple[dict[str, Any], bool]:
+        """The JSON body of a successful answer, and whether it was 202 (still running)."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
@@ -148,7 +167,7 @@ class JobRunnerClient:
                 "is the local stack up? (dayflow local up)"
             ) from err
         if response.is_success:
-            return response.json()  # type: ignore[no-any-return]
+            return response.json(), response.status_code == 202
         try:
             detail = response.json().get("detail", response.text)
         except ValueError:

@@ -56,6 +56,16 @@ LEDGER = TableDef(
         Column("bigquery_job_id", "STRING"),
         Column("details", "JSON", description="per-node results of dbt and Dataform jobs"),
         Column("recorded_at", "TIMESTAMP", "REQUIRED"),
+        Column(
+            "lease_expires_at",
+            "TIMESTAMP",
+            description="a running run not finished by then crashed: it shows as stale",
+        ),
+        Column(
+            "request_key",
+            "STRING",
+            description="the caller's idempotency key: a retried request attaches to this attempt",
+        ),
     ),
 )
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Server
+from dayflow.ledger import ensure_table
+from dayflow.spec import load_spec
+from dayflow.tables import LEDGER
+from dayflow.warehouse import make_bigquery_client
+from job_runner.core.config import JobRunnerSettings
+from job_runner.main import create_app
+from tests.conftest import Server, write_spec
 
 pytestmark = pytest.mark.emulator
 
@@ -23,7 +31,7 @@ def run_partition(http: httpx.Client, key: str, attempt: int | None = None) -> l
         body: dict[str, Any] = {"pipeline": PIPELINE, "job": job, "partition_key": key}
         if attempt is not None:
             body["attempt"] = attempt
-        response = http.post("/runs", json=body)
+        response = _await(http, http.post("/runs", json=body))
         assert response.status_code == 200, response.text
         outcomes.append(response.json())
     return outcomes
@@ -82,24 +90,9 @@ def test_concurrent_runs_of_different_partitions_all_land(http: httpx.Client) ->
 def test_a_retried_request_with_the_same_attempt_reuses_the_bigquery_job(
     http: httpx.Client,
 ) -> None:
-    first = http.post(
-        "/runs",
-        json={
-            "pipeline": PIPELINE,
-            "job": "stg_orders",
-            "partition_key": "2024-01-09",
-            "attempt": 1,
-        },
-    ).json()
-    again = http.post(
-        "/runs",
-        json={
-            "pipeline": PIPELINE,
-            "job": "stg_orders",
-            "partition_key": "2024-01-09",
-            "attempt": 1,
-        },
-    ).json()
+    body = {"pipeline": PIPELINE, "job": "stg_orders", "partition_key": "2024-01-09", "attempt": 1}
+    first = _await(http, http.post("/runs", json=body)).json()
+    again = _await(http, http.post("/runs", json=body)).json()
     assert again["bigquery_job_id"] == first["bigquery_job_id"]
     assert again["rows_written"] == first["rows_written"]
 
@@ -164,3 +157,74 @@ def test_bad_plan_range_is_422_naming_the_values(http: httpx.Client) -> None:
         response.json()["detail"]
         == "start '2024-01-05' is after end '2024-01-01' (expected start <= end)"
     )
+
+
+@pytest.fixture
+def async_http(tmp_path: Path, bigquery_endpoint: str) -> Iterator[httpx.Client]:
+    """A job-runner that answers POST /runs at once (no hold), with a faults file."""
+    spec_path = write_spec(tmp_path)
+    env = load_spec(spec_path).get_environment("local")
+    with make_bigquery_client("local", bigquery_endpoint) as client:
+        ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+    settings = JobRunnerSettings(
+        spec_path=spec_path,
+        bigquery_endpoint=bigquery_endpoint,
+        run_hold_seconds=0,
+        faults_file=tmp_path / "faults.json",
+    )
+    with (
+        Server(create_app(settings)) as server,
+        httpx.Client(base_url=server.url, timeout=120) as c,
+    ):
+        yield c
+
+
+def _await(http: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """Poll a 202 answer's run until the answer is not 202."""
+    while response.status_code == 202:
+        assert int(response.headers["Retry-After"]) == response.json()["retry_after"] >= 5
+        time.sleep(0.05)  # locally the run takes a second or two; no need to wait retry_after
+        response = http.get(f"/runs/{response.json()['run_id']}")
+    return response
+
+
+def test_a_run_is_started_then_polled_and_a_retry_with_its_request_key_attaches(
+    async_http: httpx.Client,
+) -> None:
+    body = {"pipeline": PIPELINE, "job": "stg_orders", "partition_key": "2024-01-12"}
+    started = async_http.post("/runs", json={**body, "request_key": "exec-1"})
+    assert started.status_code == 202, started.text
+    assert started.json()["run_id"] == f"{PIPELINE}/stg_orders/2024-01-12/1"
+    assert started.json()["status"] == "running"
+    retried = async_http.post("/runs", json={**body, "request_key": "exec-1"})  # while running
+    assert retried.json()["run_id"] == started.json()["run_id"]
+
+    done = _await(async_http, started)
+
+    assert done.status_code == 200, done.text
+    assert (done.json()["status"], done.json()["attempt"]) == ("succeeded", 1)
+    assert done.json()["rows_written"] > 0
+    late = async_http.post("/runs", json={**body, "request_key": "exec-1"})  # after it ended
+    assert late.status_code == 200
+    assert late.json()["bigquery_job_id"] == done.json()["bigquery_job_id"]
+    other = _await(async_http, async_http.post("/runs", json={**body, "request_key": "exec-2"}))
+    assert other.json()["attempt"] == 2
+
+
+def test_a_transient_failure_answers_503_and_a_retry_with_the_key_starts_the_next_attempt(
+    async_http: httpx.Client, tmp_path: Path
+) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text('{"transient_rate": 1.0}')
+    body = {"pipeline": PIPELINE, "job": "stg_orders", "partition_key": "2024-01-13"}
+
+    failed = _await(async_http, async_http.post("/runs", json={**body, "request_key": "exec-1"}))
+
+    assert failed.status_code == 503
+    assert failed.json()["error_kind"] == "transient"
+    faults.unlink()  # the cause is gone; the caller's retry runs the next attempt
+    retried = _await(async_http, async_http.post("/runs", json={**body, "request_key": "exec-1"}))
+    assert (retried.status_code, retried.json()["attempt"]) == (200, 2)
+    assert async_http.get(f"/runs/{PIPELINE}/stg_orders/2024-01-13/1").status_code == 503
+    unknown = async_http.get(f"/runs/{PIPELINE}/stg_orders/2024-01-13/3")
+    assert unknown.status_code == 404

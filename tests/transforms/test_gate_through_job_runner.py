@@ -30,7 +30,10 @@ def test_failing_dbt_test_is_a_permanent_error_naming_it_and_the_ledger_shows_it
     job["vars"] = {"min_orders_per_partition": 1000}  # 2024-01-05 has 5 orders: the gate fails
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     ensure_table(semantic.client, "local", f"{semantic.prefix}dayflow", LEDGER)
-    settings = JobRunnerSettings(spec_path=spec_path, bigquery_endpoint=bigquery_endpoint)
+    # The longest hold: POST /runs answers with the dbt run's outcome, not 202 (running).
+    settings = JobRunnerSettings(
+        spec_path=spec_path, bigquery_endpoint=bigquery_endpoint, run_hold_seconds=300
+    )
     with (
         Server(create_app(settings)) as server,
         httpx.Client(base_url=server.url, timeout=300) as http,

@@ -120,8 +120,13 @@ def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[
             spec["pipelines"].update(pipelines)
             spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
         create_warehouse(load_spec(spec_path), bigquery_endpoint)
+        # The longest hold: each run answers in one call, so the fake clock's sleeps are the
+        # retry backoff alone (test_long_runs covers polling).
         settings = JobRunnerSettings(
-            spec_path=spec_path, bigquery_endpoint=bigquery_endpoint, faults_file=faults_file
+            spec_path=spec_path,
+            bigquery_endpoint=bigquery_endpoint,
+            faults_file=faults_file,
+            run_hold_seconds=300,
         )
         server = stack.enter_context(Server(create_app(settings)))
         clock = FakeClock()

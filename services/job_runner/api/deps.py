@@ -39,6 +39,8 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
         transform_accounts=TransformAccounts(
             dbt=settings.dbt_service_account, dataform=settings.dataform_service_account
         ),
+        max_concurrent_runs=settings.max_concurrent_runs,
+        run_hold_seconds=settings.run_hold_seconds,
     )
 
 

@@ -29,6 +29,13 @@ class JobRunnerSettings(BaseSettings):
     # host:port (e.g. 127.0.0.1:9070); unset in GCP.
     workflows_location: str | None = None
     workflows_endpoint: str | None = None
+    # Runs executing at once in this instance (a pool of their own, so that health checks and
+    # reads never wait behind them). Infra sets it equal to the Cloud Run container concurrency.
+    max_concurrent_runs: int = Field(default=10, ge=1, le=1000)
+    # How long POST /runs (and a status poll) waits for the run to end before answering
+    # 202 `running`: short jobs then finish in one call, which saves the workflow a poll
+    # (3 billed steps). Far below Workflows' 1,800 s HTTP timeout.
+    run_hold_seconds: float = Field(default=20.0, ge=0, le=300)
     # Tests only: a JSON file of failures to inject (see job_runner.domain.faults).
     faults_file: Path | None = None
     # The accounts dbt and Dataform jobs act as in GCP (impersonated; the job-runner holds
@@ -42,8 +49,6 @@ class JobRunnerSettings(BaseSettings):
     scheduler_service_account: str | None = None
     workflows_service_account: str | None = None
     operator_members: list[str] = []
-    # Runs executing at once in one instance; infra sets it to the Cloud Run concurrency.
-    max_concurrent_runs: int = 20
 
     @field_validator("operator_members")
     @classmethod

@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from dayflow.errors import JobNotRunnableError, NotFoundError, UserError, WarehouseError
-from dayflow.ledger import RunLedger, RunRecord
-from dayflow.partition_bounds import check_partition_key
+from dayflow.ledger import RunLedger, RunRecord, get_run_id
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import (
     BigQuerySqlJob,
@@ -30,6 +30,7 @@ from dayflow.spec import (
 )
 from dayflow.warehouse import TableRef, validate_identifier
 from job_runner.domain.faults import Faults
+from job_runner.domain.lifecycle import RunLifecycle, RunOutcome, RunRequest, RunTicket
 from job_runner.domain.writes import PartitionWriter, WriteStats
 
 if TYPE_CHECKING:
@@ -38,28 +39,6 @@ if TYPE_CHECKING:
 
 # SQL names datasets that dayflow manages by their logical name; environments prefix them.
 _DATASET_PLACEHOLDER = re.compile(r"\{\{\s*dataset:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    pipeline: str
-    job: str
-    partition_key: str
-    attempt: int | None = None
-    backfill_id: str | None = None
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    pipeline: str
-    job: str
-    partition_key: str
-    attempt: int
-    status: str
-    rows_written: int
-    bytes_processed: int
-    duration_seconds: float
-    bigquery_job_id: str | None
 
 
 @dataclass(frozen=True)
@@ -158,6 +137,9 @@ class JobRunner:
         bigquery_endpoint: str | None = None,
         location: str | None = None,
         transform_accounts: TransformAccounts | None = None,
+        max_concurrent_runs: int = 10,
+        run_hold_seconds: float = 20.0,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.spec = spec
         self.env = env
@@ -165,15 +147,22 @@ class JobRunner:
         self.project = self.environment.gcp_project
         self.client = client
         self.ledger = ledger
-        self.writer = PartitionWriter(client)
+        self.writer = PartitionWriter(client, clock=clock)
         self.in_flight = InFlight()
-        self._clock = clock
+        self.clock = clock
+        self.now = now
         self.faults = faults
         # dbt and Dataform open their own BigQuery connections: locally, to the emulator; in
         # GCP in the environment's location, as their own accounts.
         self.bigquery_endpoint = bigquery_endpoint
         self.location = location or self.environment.region
         self.transform_accounts = transform_accounts or TransformAccounts()
+        self.lifecycle = RunLifecycle(self, max_concurrent_runs, run_hold_seconds)
+
+    def close(self) -> None:
+        """Stop accepting runs; runs in flight are abandoned (their leases expire)."""
+        self.lifecycle.close()
+        self.client.close()  # type: ignore[no-untyped-call]
 
     def get_pipeline(self, pipeline_name: str) -> Pipeline:
         try:
@@ -190,16 +179,26 @@ class JobRunner:
             )
         return pipeline, pipeline.jobs[job_name]
 
+    def start(self, request: RunRequest) -> RunTicket:
+        """Start a run in the background, or attach to the attempt it repeats (see
+        `job_runner.domain.lifecycle`). Validates everything before anything is written."""
+        return self.lifecycle.start(request)
+
     def run(self, request: RunRequest) -> RunOutcome:
+        """Start (or attach to) a run and wait for its outcome."""
+        return self.lifecycle.wait(self.start(request))
+
+    def get_partition_date(self, pipeline: Pipeline, partition_key: str) -> date:
+        try:
+            return pipeline.scheme.get_partition_date(partition_key)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+
+    def execute(self, request: RunRequest, attempt: int, deadline: float) -> RunOutcome:
+        """Execute one attempt in this thread and record its final state (the caller recorded
+        it as running). `deadline` (on `clock`) bounds retries of aborted transactions."""
         pipeline, job = self.get_job(request.pipeline, request.job)
-        # Every check before the first ledger row: a bad key writes nothing.
-        check_partition_key(request.pipeline, pipeline, request.partition_key)
-        day = pipeline.scheme.get_partition_date(request.partition_key)
-        attempt = request.attempt
-        if attempt is None:
-            attempt = 1 + self.ledger.get_max_attempt(
-                request.pipeline, request.job, request.partition_key, day
-            )
+        day = self.get_partition_date(pipeline, request.partition_key)
 
         def record(status: str, **fields: object) -> None:
             self.ledger.record(
@@ -211,13 +210,14 @@ class JobRunner:
                     attempt=attempt,
                     status=status,  # type: ignore[arg-type]
                     backfill_id=request.backfill_id,
+                    request_key=request.request_key,
+                    recorded_at=self.now(),
                     **fields,  # type: ignore[arg-type]
                 )
             )
 
         with self.in_flight.track(request.pipeline, request.partition_key):
-            started = self._clock()
-            record("running")
+            started = self.clock()
             try:
                 if self.faults is not None:
                     self.faults.check(request.partition_key)
@@ -232,13 +232,14 @@ class JobRunner:
                         attempt,
                         f"{self.project}/{self.environment.dataset_prefix}",
                     ),
+                    deadline,
                 )
             except WarehouseError as err:
                 record(
                     "failed",
                     error=str(err),
                     error_kind="transient" if err.transient else "permanent",
-                    duration_seconds=self._clock() - started,
+                    duration_seconds=self.clock() - started,
                     bigquery_job_id=err.job_id,
                     details=err.details,
                 )
@@ -246,7 +247,13 @@ class JobRunner:
             except UserError as err:
                 record("failed", error=str(err), error_kind="permanent")
                 raise
-            duration = self._clock() - started
+            except Exception as err:
+                # Unexpected: recorded, and reported as transient so that a caller's retry
+                # starts a new attempt (bounded by its retry budget).
+                message = f"unexpected error: {err.__class__.__name__}: {err}"
+                record("failed", error=message, error_kind="transient")
+                raise WarehouseError(message, transient=True) from err
+            duration = self.clock() - started
             record(
                 "succeeded",
                 rows_written=stats.rows_written,
@@ -256,6 +263,7 @@ class JobRunner:
                 details=stats.details,
             )
         return RunOutcome(
+            run_id=get_run_id(request.pipeline, request.job, request.partition_key, attempt),
             pipeline=request.pipeline,
             job=request.job,
             partition_key=request.partition_key,
@@ -268,17 +276,22 @@ class JobRunner:
         )
 
     def _execute(
-        self, job_name: str, job: Job, partition: Partition, job_id_base: str
+        self, job_name: str, job: Job, partition: Partition, job_id_base: str, deadline: float
     ) -> WriteStats:
+        hang = None
+        if self.faults is not None:
+            faults = self.faults
+            hang = lambda: faults.hang_after_submit(partition.key)  # noqa: E731
         if isinstance(job, BigQuerySqlJob):
             return self.writer.write(
                 self.get_destination(job), job.destination, job.write, self.get_select_sql(job),
-                partition.get_query_parameters(), job_id_base,
+                partition.get_query_parameters(), job_id_base, deadline, hang,
             )  # fmt: skip
         if isinstance(job, DedupJob):
             return self.writer.write(
                 self.get_destination(job), job.destination, ReplacePartition(),
                 self.get_select_sql(job), partition.get_query_parameters(), job_id_base,
+                deadline, hang,
             )  # fmt: skip
         if isinstance(job, DbtJob | DataformJob):
             return self._run_transform(job, partition)

@@ -8,14 +8,24 @@
 - `merge`: MERGE on the declared keys (update matches, insert the rest).
 
 BigQuery job ids are deterministic (`<base>_r<n>`), so a retried request that finds its job
-already exists (409) waits for that job instead of running the work again. A transaction aborted
-by a concurrent one is retried with the next `n`. Writes to one table are also serialized within
-this process: real BigQuery would abort one of two concurrent transactions on a table anyway, and
-the local emulator does not reliably isolate them.
+already exists (409) waits for that job instead of running the work again. `jobs.get` can briefly
+answer 404 right after that 409 (googleapis/python-bigquery#2134): it is retried for as long as the
+client library's own conflict retry does (`_DEFAULT_GET_JOB_CONFLICT_DEADLINE`, 200 s in 3.47).
+
+A transaction aborted by a concurrent one is retried with the next `n`, after a fully jittered
+exponential backoff (1 s doubling to 60 s) for as long as the run's deadline allows (its timeout,
+which its lease outlives): minutes, not seconds. Writes to one table are also serialized within
+this process; across instances BigQuery is the arbiter: it cancels one of two conflicting
+transactions (https://cloud.google.com/bigquery/docs/transactions#transaction_concurrency), and
+the jittered retries spread the losers out. (A cross-instance lock would need a lock service
+the deployment does not have, and a lock holder that dies would block the table until its own
+lease ran out.) The local emulator does not reliably isolate concurrent transactions; locally
+there is one process, so the in-process lock covers it.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +39,14 @@ from dayflow.warehouse import TableRef, classify_error, is_concurrent_abort
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-MAX_ABORT_RETRIES = 8
+# Backoff between retries of an aborted transaction: uniform in [0, min(cap, base * 2**n)] s.
+ABORT_BACKOFF_BASE_SECONDS = 1.0
+ABORT_BACKOFF_CAP_SECONDS = 60.0
+# Without a run deadline (table creation, direct callers): how long aborts are retried.
+DEFAULT_ABORT_BUDGET_SECONDS = 600.0
+# jobs.get after a 409 retries 404 this long: google-cloud-bigquery 3.47's own
+# _DEFAULT_GET_JOB_CONFLICT_DEADLINE (_DEFAULT_RETRY_DEADLINE / 3 = 600 s / 3).
+GET_JOB_AFTER_CONFLICT_SECONDS = 200.0
 # The temp table holding a replace script's rows (script-scoped: concurrent scripts never share it).
 ROWS_TABLE = "_dayflow_rows"
 
@@ -47,10 +64,16 @@ class PartitionWriter:
     """Writes SELECT results into partitions; one instance per process, thread-safe."""
 
     def __init__(
-        self, client: bigquery.Client, sleep: Callable[[float], None] = time.sleep
+        self,
+        client: bigquery.Client,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self._sleep = sleep
+        self._clock = clock
+        self._random = rng or random.Random()  # noqa: S311 (backoff jitter, not crypto)
         self._guard = threading.Lock()
         self._table_locks: dict[str, threading.Lock] = {}
         self._columns: dict[str, list[str]] = {}
@@ -63,14 +86,21 @@ class PartitionWriter:
         select_sql: str,
         params: list[bigquery.ScalarQueryParameter],
         job_id_base: str,
+        deadline: float | None = None,
+        on_submitted: Callable[[], None] | None = None,
     ) -> WriteStats:
+        """Write one partition. `deadline` (on the writer's clock, default: 10 minutes from now)
+        bounds the retries of aborted transactions; `on_submitted` is called once the write's
+        BigQuery job is submitted (crash tests hang there)."""
+        if deadline is None:
+            deadline = self._clock() + DEFAULT_ABORT_BUDGET_SECONDS
         with self._lock_for(dest.table_id):
-            columns = self._ensure_table(dest, destination, select_sql, params)
+            columns = self._ensure_table(dest, destination, select_sql, params, deadline)
             if isinstance(strategy, Merge):
                 sql = _merge_sql(dest, strategy, columns, select_sql)
             else:
                 sql = _replace_sql(dest, destination, columns, select_sql)
-            job = self._run(sql, params, job_id_base)
+            job = self._run(sql, params, job_id_base, deadline, on_submitted)
             return WriteStats(
                 rows_written=self._rows_written(job),
                 bytes_processed=int(job.total_bytes_processed or 0),
@@ -87,11 +117,12 @@ class PartitionWriter:
         destination: Destination,
         select_sql: str,
         params: list[bigquery.ScalarQueryParameter],
+        deadline: float,
     ) -> list[str]:
         """Create the destination from the query's shape if it is missing; return its columns."""
         if dest.table_id not in self._columns:
             table = self._retrying(
-                lambda _: self._get_or_create(dest, destination, select_sql, params)
+                lambda _: self._get_or_create(dest, destination, select_sql, params), deadline
             )
             self._columns[dest.table_id] = [f.name for f in table.schema]
         return self._columns[dest.table_id]
@@ -127,29 +158,55 @@ class PartitionWriter:
         except Exception as err:
             raise classify_error(err) from err
 
-    def _run(self, sql: str, params: list[bigquery.ScalarQueryParameter], job_id_base: str) -> Any:
-        return self._retrying(lambda n: self._query(sql, params, job_id=f"{job_id_base}_r{n}"))
+    def _run(
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter],
+        job_id_base: str,
+        deadline: float,
+        on_submitted: Callable[[], None] | None = None,
+    ) -> Any:
+        return self._retrying(
+            lambda n: self._query(sql, params, f"{job_id_base}_r{n}", on_submitted, deadline),
+            deadline,
+        )
 
-    def _retrying(self, attempt: Callable[[int], Any]) -> Any:
-        """Call `attempt(n)` for n = 0, 1, ... while a concurrent transaction aborts it."""
-        for retry in range(MAX_ABORT_RETRIES + 1):
+    def _retrying(self, attempt: Callable[[int], Any], deadline: float) -> Any:
+        """Call `attempt(n)` for n = 0, 1, ... while a concurrent transaction aborts it, with
+        fully jittered exponential backoff, until the next sleep would pass `deadline`."""
+        retry = 0
+        while True:
             try:
                 return attempt(retry)
             except _RunAgain:
-                continue  # that job id already failed transiently: run under the next one
+                pass  # that job id already failed transiently: run under the next one
             except WarehouseError as err:
-                if not is_concurrent_abort(err) or retry == MAX_ABORT_RETRIES:
+                if not is_concurrent_abort(err):
                     raise
-                self._sleep(min(0.05 * 2**retry, 2.0))
-        raise AssertionError("unreachable")
+                ceiling = min(ABORT_BACKOFF_CAP_SECONDS, ABORT_BACKOFF_BASE_SECONDS * 2**retry)
+                delay = self._random.uniform(0, ceiling)
+                if self._clock() + delay >= deadline:
+                    raise
+                self._sleep(delay)
+            retry += 1
 
     def _query(
-        self, sql: str, params: list[bigquery.ScalarQueryParameter], job_id: str | None
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter],
+        job_id: str | None,
+        on_submitted: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> Any:
         from google.api_core.exceptions import Conflict
         from google.cloud import bigquery
 
         config = bigquery.QueryJobConfig(query_parameters=params)
+        if deadline is not None:
+            # BigQuery stops a job that outlives this (JobConfiguration.jobTimeoutMs,
+            # https://cloud.google.com/bigquery/docs/reference/rest/v2/Job): no write of a run
+            # goes on after its deadline, which its lease outlives, so a stale run is dead.
+            config.job_timeout_ms = max(1000, int((deadline - self._clock()) * 1000))
         job: Any
         try:
             try:
@@ -158,15 +215,39 @@ class PartitionWriter:
                 if job_id is None:
                     raise
                 # The same job id ran before: a retried request. Wait for that job's outcome.
-                job = self.client.get_job(job_id)
+                job = self._get_job_after_conflict(job_id)
                 if _failed_transiently(job):
                     raise _RunAgain(job_id) from None
+            if on_submitted is not None:
+                on_submitted()
             job.result()
         except _RunAgain:
             raise
         except Exception as err:
             raise classify_error(err, job_id) from err
         return job
+
+    def _get_job_after_conflict(self, job_id: str) -> Any:
+        """jobs.get of a job that jobs.insert just called a duplicate: a 404 there is the
+        job's metadata not having propagated yet (googleapis/python-bigquery#2134), so it is
+        retried like the client library's own conflict retry, then reported as transient."""
+        from google.api_core.exceptions import NotFound
+
+        deadline = self._clock() + GET_JOB_AFTER_CONFLICT_SECONDS
+        delay = 1.0
+        while True:
+            try:
+                return self.client.get_job(job_id)
+            except NotFound as err:
+                if self._clock() + delay > deadline:
+                    raise WarehouseError(
+                        f"BigQuery job {job_id} exists (409) but jobs.get still answers 404 "
+                        f"after {GET_JOB_AFTER_CONFLICT_SECONDS:g} s; retry the run",
+                        transient=True,
+                        job_id=job_id,
+                    ) from err
+                self._sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def _rows_written(self, job: Any) -> int:
         if job.num_dml_affected_rows is not None:

@@ -25,6 +25,8 @@ STATUS_STYLE = {
     "failed": "[bold red]✖ failed[/]",
     "running": "[yellow]… running[/]",
     "queued": "[blue]◌ queued[/]",
+    # Running past its lease: the job-runner running it died. Rerun with only=failed.
+    "stale": "[bold magenta]✖ stale[/]",
 }
 
 

@@ -10,7 +10,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    """Liveness: answered on the event loop, so it never waits for a thread (runs have a pool
+    of their own, and reads share the HTTP threads)."""
     return {"status": "ok"}
 
 
