@@ -29,8 +29,9 @@ class JobRunnerArgs:
     invokers: Mapping[str, pulumi.Input[str]]
     labels: Mapping[str, str]
     deletion_protection: bool
-    # dbt runs inside a request: allow long requests, and memory for dbt's parser.
-    request_timeout_seconds: int = 3600
+    # Requests are short: POST /runs starts a run and answers within JOB_RUNNER_RUN_HOLD_SECONDS
+    # (at most 300 s), then Workflows polls. Memory is for dbt's parser.
+    request_timeout_seconds: int = 300
     cpu: str = "1"
     memory: str = "2Gi"
     # Cloud Run container concurrency; the app runs this many partitions at once at most
@@ -53,7 +54,8 @@ class JobRunnerService(pulumi.ComponentResource):
 
     Secure defaults: internal ingress only (Cloud Scheduler and Workflows of the same project
     count as internal), IAM invoker checks always on (no `allUsers`, `invoker_iam_disabled`
-    false), CPU only while serving, deletion protection per stack.
+    false), deletion protection per stack. CPU stays allocated while an instance lives (runs
+    continue in the background after POST /runs answers), and instances scale to zero.
     """
 
     def __init__(
@@ -88,7 +90,11 @@ class JobRunnerService(pulumi.ComponentResource):
                         "envs": [{"name": k, "value": v} for k, v in sorted(args.env_vars.items())],
                         "resources": {
                             "limits": {"cpu": args.cpu, "memory": args.memory},
-                            "cpu_idle": True,
+                            # Instance-based billing: runs go on after POST /runs answers 202,
+                            # and with request-based billing Cloud Run throttles the CPU outside
+                            # requests. https://cloud.google.com/run/docs/configuring/billing-settings
+                            # With min instances 0 an idle service still costs nothing.
+                            "cpu_idle": False,
                             "startup_cpu_boost": True,
                         },
                         "startup_probe": {

@@ -186,6 +186,10 @@ def test_job_runner_runs_as_its_own_account_with_its_settings(dev: Deployment) -
     }
     # The runs one instance executes at once equal the requests Cloud Run sends it at once.
     assert service.state["template"]["maxInstanceRequestConcurrency"] == 20
+    # Runs go on after POST /runs answers 202: the CPU must stay allocated outside requests
+    # (https://cloud.google.com/run/docs/configuring/billing-settings). Requests are short.
+    assert service.state["template"]["containers"][0]["resources"]["cpuIdle"] is False
+    assert service.state["template"]["timeout"] == "300s"
     # Pulumi.dev.yaml opens ingress to the configured operators (still IAM and OIDC checked).
     assert service.state["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert service.state["invokerIamDisabled"] is False
