@@ -3,10 +3,16 @@ through the real google-cloud-workflows client (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import httpx
 import pytest
 
+from dayflow.ledger import RunLedger, RunRecord, get_ledger_ref
+from dayflow.spec import load_spec
+from dayflow.warehouse import make_bigquery_client
 from dayflow.workflows_engine import WorkflowEngine
+from tests.job_runner.conftest import App
 
 pytestmark = pytest.mark.emulator
 
@@ -130,3 +136,32 @@ def test_bad_backfill_requests_are_422_naming_the_value(
     response = http.post("/backfills", json=body)
     assert response.status_code == 422
     assert detail in response.json()["detail"]
+
+
+def test_backfill_progress_counts_a_stale_run_as_failed(
+    runner_app: App, bigquery_endpoint: str
+) -> None:
+    # A job-runner died mid-run: its `running` row's lease has expired, and no final row follows.
+    env = load_spec(runner_app.spec_path).get_environment("local")
+    expired = datetime.now(UTC) - timedelta(minutes=1)
+    with make_bigquery_client("local", bigquery_endpoint) as client:
+        ledger = RunLedger(client, get_ledger_ref("local", env.dataset_prefix))
+        for key, status, lease in [
+            ("2024-01-02", "running", expired),
+            ("2024-01-03", "succeeded", None),
+        ]:
+            ledger.record(
+                RunRecord(
+                    pipeline="shop_daily",
+                    job="stg_orders",
+                    partition_key=key,
+                    partition_date=date.fromisoformat(key),
+                    attempt=1,
+                    status=status,  # type: ignore[arg-type]
+                    backfill_id="bf_stale",
+                    lease_expires_at=lease,
+                )
+            )
+    progress = runner_app.http.get("/backfills/bf_stale").json()
+    assert progress["failed_keys"] == ["2024-01-02"]
+    assert (progress["succeeded"], progress["failed"], progress["running"]) == (1, 1, 0)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header
 
 from dayflow.errors import NotFoundError
 from dayflow.executions import new_backfill_id
+from dayflow.ledger import FAILED_STATUSES
 from job_runner.api.deps import ExecutionsFactoryDep, RunnerDep, SettingsDep
 from job_runner.api.params import BackfillIdPath, PipelinePath
 from job_runner.domain import backfills, triggers
@@ -101,9 +102,10 @@ def read_backfill(backfill_id: BackfillIdPath, runner: RunnerDep) -> BackfillPro
     by_partition: dict[str, set[str]] = {}
     for state in states:
         by_partition.setdefault(state.partition_key, set()).add(state.status)
-    failed = sorted(k for k, s in by_partition.items() if "failed" in s)
+    # A stale run (its job-runner died; its lease expired) failed as far as progress goes.
+    failed = sorted(k for k, s in by_partition.items() if s & FAILED_STATUSES)
     running = [
-        k for k, s in by_partition.items() if "failed" not in s and s & {"running", "queued"}
+        k for k, s in by_partition.items() if not s & FAILED_STATUSES and s & {"running", "queued"}
     ]
     return BackfillProgressPublic(
         backfill_id=backfill_id,
