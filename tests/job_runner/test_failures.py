@@ -82,3 +82,8 @@ def test_job_kinds_not_yet_runnable_say_so(broken_runner: httpx.Client) -> None:
     )
     assert response.status_code == 422
     assert "not yet runnable" in response.json()["detail"]
+    # Refused before anything is written: the ledger holds no row for it.
+    status = broken_runner.get(
+        "/runs", params={"pipeline": "shop_daily", "start": "2024-01-02", "end": "2024-01-02"}
+    ).json()
+    assert "later" not in status["partitions"][0]["jobs"]
