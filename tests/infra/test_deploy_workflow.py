@@ -20,8 +20,12 @@ JOBS: dict[str, dict[str, Any]] = WORKFLOW["jobs"]
 # Current major versions (December 2026): actions/checkout v6 (Node 24, released 2025-11,
 # https://github.com/actions/checkout/releases/tag/v6.0.0), actions/setup-python v7
 # (https://github.com/actions/setup-python/releases/tag/v7.0.0), google-github-actions/auth v3
-# and setup-gcloud v3 (https://github.com/google-github-actions/auth), pulumi/actions v6.
+# and setup-gcloud v3 (https://github.com/google-github-actions/auth), pulumi/actions v6,
+# actions/cache v5 and actions/setup-node v6 (their Node 24 majors, github.com/actions/cache and
+# github.com/actions/setup-node releases).
 CURRENT = {
+    "actions/cache": "v5",
+    "actions/setup-node": "v6",
     "actions/checkout": "v6",
     "actions/setup-python": "v7",
     "google-github-actions/auth": "v3",

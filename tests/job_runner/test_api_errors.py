@@ -104,13 +104,33 @@ def test_a_422_quotes_at_most_a_little_of_a_huge_input(api: App) -> None:
 def test_an_unexpected_error_is_a_500_that_leaks_nothing_and_is_logged(
     api: App, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # A route of the real app that fails as a bug would: the middleware answers for it.
+    def fail() -> None:
+        raise RuntimeError("secret internals: http://10.0.0.1/bigquery")
+
+    api.app.add_api_route("/__fail", fail)
     with caplog.at_level(logging.ERROR, logger="job_runner.errors"):
-        response = api.http.post("/runs", json=RUN)
+        response = api.http.get("/__fail")
     detail = assert_error(response, 500, "internal")
     request_id = response.json()["request_id"]
     assert detail.startswith(f"internal error (request id {request_id}")
-    assert "JSON" not in detail and "Traceback" not in response.text
+    assert "secret" not in response.text and "Traceback" not in response.text
     assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_an_unexpected_error_inside_a_run_is_a_transient_failure_that_leaks_nothing(
+    api: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The fault file is not JSON: the run's body fails unexpectedly. A caller's retry may start
+    # the next attempt (transient); the answer names the run, the log holds the traceback.
+    with caplog.at_level(logging.ERROR, logger="job_runner.domain.runner"):
+        response = api.http.post("/runs", json=RUN)
+    detail = assert_error(response, 503, "transient")
+    assert "failed with an unexpected error" in detail
+    assert "JSON" not in detail and "Traceback" not in response.text
+    assert any(
+        r.exc_info and "shop_daily/stg_orders/2024-01-02" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_openapi_documents_each_routes_errors_keys_and_bounds(api: App) -> None:

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from dayflow.ledger import RunLedger, ensure_table, get_ledger_ref
+from dayflow.ledger import RunLedger, get_ledger_ref
 from dayflow.local.process import get_free_port, get_process, start_process, stop_process
+from dayflow.local.stack import create_warehouse
 from dayflow.spec import load_spec
-from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 from job_runner.core.config import JobRunnerSettings
 from job_runner.domain.lifecycle import LEASE_MARGIN_SECONDS
@@ -90,9 +90,7 @@ def spec_paths(tmp_path: Path, bigquery_endpoint: str) -> Iterator[tuple[Path, P
     for name in ("crashed", "clean"):
         (tmp_path / name).mkdir()
         path = write_spec(tmp_path / name)
-        env = load_spec(path).get_environment("local")
-        with make_bigquery_client("local", bigquery_endpoint) as client:
-            ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+        create_warehouse(load_spec(path), bigquery_endpoint)
         paths.append(path)
     yield paths[0], paths[1]
 

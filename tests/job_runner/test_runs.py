@@ -11,10 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dayflow.ledger import ensure_table
+from dayflow.local.stack import create_warehouse
 from dayflow.spec import load_spec
-from dayflow.tables import LEDGER
-from dayflow.warehouse import make_bigquery_client
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
 from tests.conftest import Server, write_spec
@@ -163,9 +161,7 @@ def test_bad_plan_range_is_422_naming_the_values(http: httpx.Client) -> None:
 def async_http(tmp_path: Path, bigquery_endpoint: str) -> Iterator[httpx.Client]:
     """A job-runner that answers POST /runs at once (no hold), with a faults file."""
     spec_path = write_spec(tmp_path)
-    env = load_spec(spec_path).get_environment("local")
-    with make_bigquery_client("local", bigquery_endpoint) as client:
-        ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+    create_warehouse(load_spec(spec_path), bigquery_endpoint)
     settings = JobRunnerSettings(
         spec_path=spec_path,
         bigquery_endpoint=bigquery_endpoint,

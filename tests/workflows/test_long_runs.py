@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dayflow.ledger import RunLedger, ensure_table, get_ledger_ref
+from dayflow.ledger import RunLedger, get_ledger_ref
+from dayflow.local.stack import create_warehouse
 from dayflow.spec import load_spec
-from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 from dayflow.workflows_engine import FakeClock, WorkflowEngine
 from job_runner.core.config import JobRunnerSettings
@@ -105,7 +105,7 @@ def test_a_run_longer_than_the_workflows_http_timeout_runs_once_and_the_workflow
     spec_path = write_spec(tmp_path)
     spec = load_spec(spec_path)
     env = spec.get_environment("local")
-    ensure_table(slow_client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)  # type: ignore[arg-type]
+    create_warehouse(spec, bigquery_endpoint)
     app = create_app(JobRunnerSettings(spec_path=spec_path, bigquery_endpoint=bigquery_endpoint))
     # The runner reads time from the fake clock: leases and the suggested poll delays follow it.
     app.state.runner = JobRunner(

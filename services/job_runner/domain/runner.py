@@ -6,6 +6,7 @@ No FastAPI here: the HTTP layer (`api/`) maps the errors raised below to status 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 import time
@@ -36,6 +37,8 @@ from job_runner.domain.writes import PartitionWriter, WriteStats
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
+
+_log = logging.getLogger(__name__)
 
 # SQL names datasets that dayflow manages by their logical name; environments prefix them.
 _DATASET_PLACEHOLDER = re.compile(r"\{\{\s*dataset:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -248,9 +251,12 @@ class JobRunner:
                 record("failed", error=str(err), error_kind="permanent")
                 raise
             except Exception as err:
-                # Unexpected: recorded, and reported as transient so that a caller's retry
-                # starts a new attempt (bounded by its retry budget).
-                message = f"unexpected error: {err.__class__.__name__}: {err}"
+                # Unexpected: logged with its traceback, recorded, and reported as transient so
+                # that a caller's retry starts a new attempt (bounded by its retry budget). The
+                # message names the run, never the exception's text (internals stay in the log).
+                run_id = get_run_id(request.pipeline, request.job, request.partition_key, attempt)
+                _log.exception("run %s failed with an unexpected error", run_id)
+                message = f"run {run_id} failed with an unexpected error (see the job-runner log)"
                 record("failed", error=message, error_kind="transient")
                 raise WarehouseError(message, transient=True) from err
             duration = self.clock() - started
