@@ -8,6 +8,7 @@ names the file, the field path and what was expected, e.g.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -163,6 +164,9 @@ class DbtJob(_Job):
     # Logical datasets the project's models write (default: `dataset`). Infra grants the dbt
     # account write access on exactly these, and creates them.
     writes: list[Identifier] = Field(default_factory=list)
+    # Datasets the project's models read besides those they write: the spec's logical datasets
+    # or declared `sources`. Infra grants the dbt account read access on exactly these.
+    reads: list[Identifier] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes: `writes`, else the profile's `dataset`."""
@@ -182,9 +186,12 @@ class DataformJob(_Job):
     # When set, run through the managed Dataform API instead of the local CLI.
     managed: ManagedDataform | None = None
     vars: TransformVars = Field(default_factory=dict)
-    # Logical datasets the project's actions write (tables, views, assertions). Infra grants
-    # the Dataform account write access on exactly these, and creates them.
+    # Logical datasets the project's actions write (tables, views, and the assertions'
+    # `defaultAssertionDataset`). Infra grants the Dataform account write access on exactly
+    # these, and creates them (so the CLI, finding them, issues no CREATE SCHEMA).
     writes: list[Identifier] = Field(default_factory=list)
+    # Datasets the project reads besides those it writes (spec datasets or declared `sources`).
+    reads: list[Identifier] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes, as declared in `writes`."""
@@ -264,12 +271,24 @@ class Topic(_Model):
     ingest_dataset: Identifier = "ingest"
 
 
+class Source(_Model):
+    """A dataset that exists outside dayflow (loaded by another system) and that jobs read.
+
+    Each environment reads it in its own `gcp_project`, under its own name (no dataset
+    prefix). Infra grants read access on it and never creates nor deletes it.
+    """
+
+    description: str = Field(min_length=1)
+
+
 class Spec(_Model):
     """A whole `dayflow.yaml`."""
 
     version: Literal[1]
     name: Name
     environments: dict[EnvironmentName, Environment]
+    # Source datasets by their BigQuery name (`raw`): read by jobs, owned by someone else.
+    sources: dict[Identifier, Source] = Field(default_factory=dict)
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
     topics: dict[TopicName, Topic] = Field(default_factory=dict)
     # The directory of the spec file: job files (`sql`, `project_dir`) are relative to it.
@@ -307,6 +326,32 @@ def get_datasets(spec: Spec) -> list[str]:
             if isinstance(job, BigQuerySqlJob | DedupJob):
                 names.add(job.destination.dataset)
     names.update(topic.ingest_dataset for topic in spec.topics.values())
+    return sorted(names)
+
+
+# How a `bigquery_sql` job's SQL names a dataset dayflow manages (BigQuerySqlJob's docstring).
+DATASET_PLACEHOLDER = re.compile(r"\{\{\s*dataset:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def get_sql_datasets(spec: Spec) -> list[str]:
+    """Logical datasets the `bigquery_sql` jobs' SQL files name as `{{ dataset:NAME }}`."""
+    names: set[str] = set()
+    for pipeline in spec.pipelines.values():
+        for job in pipeline.jobs.values():
+            if isinstance(job, BigQuerySqlJob):
+                path = spec.root / job.sql
+                if path.is_file():  # a missing file is reported by check_spec
+                    names.update(DATASET_PLACEHOLDER.findall(path.read_text()))
+    return sorted(names)
+
+
+def get_transform_datasets(spec: Spec) -> list[str]:
+    """Every logical dataset dayflow creates: `get_datasets` plus what dbt/Dataform jobs write."""
+    names = set(get_datasets(spec))
+    for pipeline in spec.pipelines.values():
+        for job in pipeline.jobs.values():
+            if isinstance(job, DbtJob | DataformJob):
+                names.update(job.get_written_datasets())
     return sorted(names)
 
 
@@ -400,6 +445,7 @@ def check_spec(spec: Spec) -> list[str]:
         cycle = find_cycle({j: job.depends_on for j, job in pipeline.jobs.items()})
         if cycle:
             problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
+    problems += _check_datasets(spec)
     for topic_name, topic in spec.topics.items():
         for field in [*topic.key, topic.event_time]:
             if field not in topic.fields:
@@ -407,6 +453,29 @@ def check_spec(spec: Spec) -> list[str]:
                     f"topics.{topic_name}: key or event_time field {field!r} "
                     "is not declared in fields"
                 )
+    return problems
+
+
+def _check_datasets(spec: Spec) -> list[str]:
+    """Sources are not dayflow's datasets; a transform reads only datasets the spec knows."""
+    problems: list[str] = []
+    owned = get_transform_datasets(spec)
+    for name in sorted(set(spec.sources) & set(owned)):
+        problems.append(
+            f"sources.{name}: dataset {name!r} is also written by dayflow "
+            "(expected a source to be a dataset that dayflow only reads)"
+        )
+    known = sorted({*owned, *spec.sources})
+    for name, pipeline in spec.pipelines.items():
+        for job_name, job in pipeline.jobs.items():
+            if not isinstance(job, DbtJob | DataformJob):
+                continue
+            for dataset in job.reads:
+                if dataset not in known:
+                    problems.append(
+                        f"pipelines.{name}.jobs.{job_name}.reads: unknown dataset {dataset!r} "
+                        f"(expected a dataset of the spec or a declared source: {', '.join(known)})"
+                    )
     return problems
 
 

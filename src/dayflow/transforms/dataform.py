@@ -394,7 +394,9 @@ def _with_job_stats(
         return nodes
     from dayflow.transforms.job_stats import open_stats_client, read_job_stats
 
-    client = open_stats_client(project, bigquery_endpoint, location, service_account)
+    client = open_stats_client(
+        project, bigquery_endpoint, location, service_account, tool="dataform"
+    )
     try:
         # One jobs API read per job: in parallel, as an assertion alone runs two jobs.
         with ThreadPoolExecutor(max_workers=8) as pool:
