@@ -92,6 +92,9 @@ def test_every_unused_grant_is_justified_or_listed(evaluation: Evaluation) -> No
 def test_readme_iam_table_is_generated(evaluation: Evaluation) -> None:
     readme = (ROOT / "README.md").read_text()
     assert START in readme and END in readme, "README.md lacks the iam-table markers"
+    # One table, in the deploy section ("Who may do what").
+    assert readme.count(START) == readme.count(END) == 1, "README.md has more than one table"
+    assert readme.index("### Who may do what") < readme.index(START)
     current = readme.split(START, 1)[1].split(END, 1)[0].strip()
     assert current == render(evaluation).strip(), (
         "README.md's IAM table is stale: run `python -m tests.iam.table --write README.md`"
