@@ -109,16 +109,25 @@ def get_source_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
     if spec.sources:
         reads["job_runner"] = tuple(spec.sources)
     for workload, kind in (("dbt", DbtJob), ("dataform", DataformJob)):
-        jobs = [j for p in spec.pipelines.values() for j in p.jobs.values() if isinstance(j, kind)]
-        named = [d for j in jobs for d in j.reads if d in spec.sources]
+        named = [d for d in _get_reads(spec, kind) if d in spec.sources]
         if named:
             reads[workload] = tuple(dict.fromkeys(named))  # type: ignore[index]
     return reads
 
 
+def _get_reads(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> list[str]:
+    """Every dataset the jobs of `kind` declare in `reads`."""
+    return [
+        d
+        for p in spec.pipelines.values()
+        for j in p.jobs.values()
+        if isinstance(j, DbtJob | DataformJob) and isinstance(j, kind)
+        for d in j.reads
+    ]
+
+
 def _transform_reads(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> list[str]:
-    jobs = [j for p in spec.pipelines.values() for j in p.jobs.values() if isinstance(j, kind)]
-    return [d for j in jobs for d in j.reads if d not in spec.sources]
+    return [d for d in _get_reads(spec, kind) if d not in spec.sources]
 
 
 def get_dataset_roles(spec: Spec) -> dict[Workload, dict[str, str]]:

@@ -345,7 +345,7 @@ def get_sql_datasets(spec: Spec) -> list[str]:
     return sorted(names)
 
 
-def get_transform_datasets(spec: Spec) -> list[str]:
+def get_all_datasets(spec: Spec) -> list[str]:
     """Every logical dataset dayflow creates: `get_datasets` plus what dbt/Dataform jobs write."""
     names = set(get_datasets(spec))
     for pipeline in spec.pipelines.values():
@@ -459,7 +459,7 @@ def check_spec(spec: Spec) -> list[str]:
 def _check_datasets(spec: Spec) -> list[str]:
     """Sources are not dayflow's datasets; a transform reads only datasets the spec knows."""
     problems: list[str] = []
-    owned = get_transform_datasets(spec)
+    owned = get_all_datasets(spec)
     for name in sorted(set(spec.sources) & set(owned)):
         problems.append(
             f"sources.{name}: dataset {name!r} is also written by dayflow "

@@ -81,7 +81,7 @@ def make_bigquery_client(
     if user_agent is not None:
         from google.api_core.client_info import ClientInfo
 
-        client_info = ClientInfo(user_agent=user_agent)
+        client_info = ClientInfo(user_agent=user_agent)  # type: ignore[no-untyped-call]
     if endpoint is None:
         return bigquery.Client(project=project, location=location, client_info=client_info)
     from google.api_core.client_options import ClientOptions

@@ -71,7 +71,7 @@ def open_stats_client(
         project=project,
         location=location,
         credentials=get_impersonated_credentials(service_account),
-        client_info=ClientInfo(user_agent=user_agent),
+        client_info=ClientInfo(user_agent=user_agent),  # type: ignore[no-untyped-call]
     )
 
 
