@@ -17,9 +17,9 @@ from dayflow.spec import (
     DedupJob,
     ManagedDataform,
     Spec,
-    get_sql_datasets,
 )
 from dayflow.spec import get_datasets as spec_datasets
+from dayflow.spec_datasets import get_sql_datasets
 from dayflow.tables import DEAD_LETTER, LEDGER, TableDef, get_ingest_table
 
 Workload = Literal["job_runner", "ingest", "dbt", "dataform"]

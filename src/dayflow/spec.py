@@ -8,7 +8,6 @@ names the file, the field path and what was expected, e.g.
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -188,7 +187,11 @@ class DataformJob(_Job):
     vars: TransformVars = Field(default_factory=dict)
     # Logical datasets the project's actions write (tables, views, and the assertions'
     # `defaultAssertionDataset`). Infra grants the Dataform account write access on exactly
-    # these, and creates them (so the CLI, finding them, issues no CREATE SCHEMA).
+    # these, and creates them. The CLI (3.0.69, `prepareAllSchemas`) lists the datasets and
+    # issues `CREATE SCHEMA IF NOT EXISTS` only for those missing from the list, which would need
+    # `bigquery.datasets.create` on the project; the list holds every dataset the account has
+    # `bigquery.datasets.get` on (dataEditor has it), so with these declared it issues none
+    # (https://cloud.google.com/bigquery/docs/listing-datasets).
     writes: list[Identifier] = Field(default_factory=list)
     # Datasets the project reads besides those it writes (spec datasets or declared `sources`).
     reads: list[Identifier] = Field(default_factory=list)
@@ -329,32 +332,6 @@ def get_datasets(spec: Spec) -> list[str]:
     return sorted(names)
 
 
-# How a `bigquery_sql` job's SQL names a dataset dayflow manages (BigQuerySqlJob's docstring).
-DATASET_PLACEHOLDER = re.compile(r"\{\{\s*dataset:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-
-
-def get_sql_datasets(spec: Spec) -> list[str]:
-    """Logical datasets the `bigquery_sql` jobs' SQL files name as `{{ dataset:NAME }}`."""
-    names: set[str] = set()
-    for pipeline in spec.pipelines.values():
-        for job in pipeline.jobs.values():
-            if isinstance(job, BigQuerySqlJob):
-                path = spec.root / job.sql
-                if path.is_file():  # a missing file is reported by check_spec
-                    names.update(DATASET_PLACEHOLDER.findall(path.read_text()))
-    return sorted(names)
-
-
-def get_all_datasets(spec: Spec) -> list[str]:
-    """Every logical dataset dayflow creates: `get_datasets` plus what dbt/Dataform jobs write."""
-    names = set(get_datasets(spec))
-    for pipeline in spec.pipelines.values():
-        for job in pipeline.jobs.values():
-            if isinstance(job, DbtJob | DataformJob):
-                names.update(job.get_written_datasets())
-    return sorted(names)
-
-
 def load_spec(path: str | Path) -> Spec:
     """Load and validate a spec file; raise `SpecError` with one line per problem."""
     path = Path(path)
@@ -445,7 +422,9 @@ def check_spec(spec: Spec) -> list[str]:
         cycle = find_cycle({j: job.depends_on for j, job in pipeline.jobs.items()})
         if cycle:
             problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
-    problems += _check_datasets(spec)
+    from dayflow.spec_datasets import check_datasets  # it imports this module
+
+    problems += check_datasets(spec)
     for topic_name, topic in spec.topics.items():
         for field in [*topic.key, topic.event_time]:
             if field not in topic.fields:
@@ -453,29 +432,6 @@ def check_spec(spec: Spec) -> list[str]:
                     f"topics.{topic_name}: key or event_time field {field!r} "
                     "is not declared in fields"
                 )
-    return problems
-
-
-def _check_datasets(spec: Spec) -> list[str]:
-    """Sources are not dayflow's datasets; a transform reads only datasets the spec knows."""
-    problems: list[str] = []
-    owned = get_all_datasets(spec)
-    for name in sorted(set(spec.sources) & set(owned)):
-        problems.append(
-            f"sources.{name}: dataset {name!r} is also written by dayflow "
-            "(expected a source to be a dataset that dayflow only reads)"
-        )
-    known = sorted({*owned, *spec.sources})
-    for name, pipeline in spec.pipelines.items():
-        for job_name, job in pipeline.jobs.items():
-            if not isinstance(job, DbtJob | DataformJob):
-                continue
-            for dataset in job.reads:
-                if dataset not in known:
-                    problems.append(
-                        f"pipelines.{name}.jobs.{job_name}.reads: unknown dataset {dataset!r} "
-                        f"(expected a dataset of the spec or a declared source: {', '.join(known)})"
-                    )
     return problems
 
 

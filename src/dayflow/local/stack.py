@@ -21,7 +21,8 @@ from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
-from dayflow.spec import Spec, get_all_datasets
+from dayflow.spec import Spec
+from dayflow.spec_datasets import get_all_datasets
 from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
