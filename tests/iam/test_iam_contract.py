@@ -99,3 +99,16 @@ def test_readme_iam_table_is_generated(evaluation: Evaluation) -> None:
     assert current == render(evaluation).strip(), (
         "README.md's IAM table is stale: run `python -m tests.iam.table --write README.md`"
     )
+
+
+def test_the_sql_jobs_read_the_declared_source_through_its_grant_alone(
+    evaluation: Evaluation,
+) -> None:
+    """`raw` exists outside dayflow: its dataset grant is the only way the job-runner reads it."""
+    deployed = evaluation.deployed
+    (grant,) = [g for g in deployed.grants if g.resource.name == "raw"]
+    assert (grant.member, grant.role) == ("job-runner", "roles/bigquery.dataViewer")
+    after = evaluation.recheck(deployed.without(grant)).findings
+    assert {(f.account, f.permission, str(f.resource)) for f in after} == {
+        ("job-runner", "bigquery.tables.getData", "dataset raw")
+    }
