@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Literal
 
 from dayflow.semantic import get_semantic_table
-from dayflow.spec import BigQuerySqlJob, DataformJob, DbtJob, DedupJob, ManagedDataform, Spec
+from dayflow.spec import (
+    BigQuerySqlJob,
+    DataformJob,
+    DbtJob,
+    DedupJob,
+    ManagedDataform,
+    Spec,
+)
+from dayflow.spec import get_datasets as spec_datasets
+from dayflow.spec_datasets import get_sql_datasets
 from dayflow.tables import DEAD_LETTER, LEDGER, TableDef, get_ingest_table
 
 Workload = Literal["job_runner", "ingest", "dbt", "dataform"]
@@ -90,18 +99,60 @@ def get_datasets(spec: Spec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def get_dataset_roles(spec: Spec) -> dict[Workload, dict[str, str]]:
-    """Least-privilege dataset roles: dataEditor where a workload writes, dataViewer elsewhere.
+def get_source_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
+    """Declared source datasets (`sources`) each workload reads; infra never creates them.
 
-    The ingest function only writes its own datasets and reads nothing. The job-runner, dbt and
-    Dataform read their sources anywhere in the spec's datasets, so they get dataViewer on the
-    rest, and dataEditor on exactly the datasets their jobs write (`get_written_datasets`).
+    The job-runner reads every source (its SQL jobs may name any); dbt and Dataform read the
+    sources their jobs list in `reads`.
+    """
+    reads: dict[Workload, tuple[str, ...]] = {}
+    if spec.sources:
+        reads["job_runner"] = tuple(spec.sources)
+    for workload, kind in (("dbt", DbtJob), ("dataform", DataformJob)):
+        named = [d for d in _get_reads(spec, kind) if d in spec.sources]
+        if named:
+            reads[workload] = tuple(dict.fromkeys(named))  # type: ignore[index]
+    return reads
+
+
+def _get_reads(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> list[str]:
+    """Every dataset the jobs of `kind` declare in `reads`."""
+    return [
+        d
+        for p in spec.pipelines.values()
+        for j in p.jobs.values()
+        if isinstance(j, DbtJob | DataformJob) and isinstance(j, kind)
+        for d in j.reads
+    ]
+
+
+def _transform_reads(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> list[str]:
+    return [d for d in _get_reads(spec, kind) if d not in spec.sources]
+
+
+def get_dataset_roles(spec: Spec) -> dict[Workload, dict[str, str]]:
+    """Least-privilege roles on dayflow's datasets: dataEditor where a workload writes, and
+    dataViewer where it reads.
+
+    The ingest function only writes its own datasets and reads nothing. The job-runner reads
+    the datasets of its own jobs (ledger, destinations, ingest for dedup) and those that dbt or
+    Dataform write only if a SQL job names them (`{{ dataset:NAME }}`). dbt and Dataform
+    read what their jobs declare in `reads` (their projects decide it, the spec states it) and
+    write what they declare in `writes`; nothing else, so the ledger and the ingest tables stay
+    out of their reach unless a job names them. Source datasets: `get_source_datasets`.
     """
     datasets = get_datasets(spec)
     written = get_written_datasets(spec)
+    own = set(spec_datasets(spec)) | set(get_sql_datasets(spec))
+    readable: dict[Workload, list[str]] = {
+        "job_runner": [d for d in datasets if d in own],
+        "ingest": [],
+        "dbt": _transform_reads(spec, DbtJob),
+        "dataform": _transform_reads(spec, DataformJob),
+    }
     roles: dict[Workload, dict[str, str]] = {}
     for workload, writes in written.items():
-        readable = () if workload == "ingest" else datasets
-        roles[workload] = {d: DATA_EDITOR if d in writes else DATA_VIEWER for d in readable}
+        reads = [d for d in datasets if d in readable[workload] and d not in writes]
+        roles[workload] = {d: DATA_VIEWER for d in reads}
         roles[workload].update({d: DATA_EDITOR for d in writes})
     return roles

@@ -9,7 +9,7 @@ import yaml
 
 from dayflow.cli import main
 from dayflow.errors import SpecError
-from dayflow.spec import find_cycle, load_spec
+from dayflow.spec import DbtJob, find_cycle, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +131,68 @@ def test_merge_destination_must_not_require_partition_filter(tmp_path: Path) -> 
 def test_find_cycle_returns_the_cycle_path() -> None:
     assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": [], "b": ["a"]}) is None
+
+
+def events_jobs(spec: dict) -> dict:  # type: ignore[type-arg]
+    return spec["pipelines"]["shop_events"]["jobs"]  # type: ignore[no-any-return]
+
+
+def test_example_declares_its_source_dataset_and_what_dbt_reads() -> None:
+    spec = load_spec(ROOT / "dayflow.yaml")
+    assert list(spec.sources) == ["raw"]
+    assert spec.sources["raw"].description
+    dbt = spec.pipelines["shop_events"].jobs["mart_dbt"]
+    assert isinstance(dbt, DbtJob)
+    assert dbt.reads == ["semantic"]
+
+
+def test_a_transform_reading_an_undeclared_dataset_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = example()
+    events_jobs(spec)["mart_dbt"]["reads"] = ["semantic", "crm"]
+    code, lines = validate(tmp_path, spec, monkeypatch, capsys)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert "pipelines.shop_events.jobs.mart_dbt.reads: unknown dataset 'crm' (expected a dataset " in lines[0]  # fmt: skip
+    assert "raw" in lines[0] and "semantic" in lines[0]
+
+
+def test_a_transform_may_read_a_declared_source(tmp_path: Path) -> None:
+    spec = example()
+    events_jobs(spec)["mart_dbt"]["reads"] = ["semantic", "raw"]
+    path = tmp_path / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    (tmp_path / "transform").symlink_to(ROOT / "transform")
+    dbt = load_spec(path).pipelines["shop_events"].jobs["mart_dbt"]
+    assert isinstance(dbt, DbtJob) and dbt.reads == ["semantic", "raw"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda s: s["sources"].update(mart={"description": "x"}),
+            "sources.mart: dataset 'mart' is also written by dayflow",
+        ),
+        (lambda s: s["sources"].update(raw={}), "sources.raw.description: Field required"),
+        (
+            lambda s: s["sources"].update({"raw-data": {"description": "x"}}),
+            "sources.raw-data.[key]: String should match pattern",
+        ),
+    ],
+    ids=["source-written-by-dayflow", "source-without-description", "source-bad-name"],
+)
+def test_a_bad_source_is_one_line_naming_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change,
+    expected,  # type: ignore[no-untyped-def]
+) -> None:
+    spec = example()
+    change(spec)
+    code, lines = validate(tmp_path, spec, monkeypatch, capsys)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert expected in lines[0], lines[0]

@@ -39,6 +39,7 @@ class Operators(pulumi.ComponentResource):
     ) -> None:
         super().__init__("dayflow:infra:Operators", name, None, opts)
         child = get_child_options(self, opts)
+        # Used by the CLI's impersonation in GCP only (no local call records it).
         for i, member in enumerate(args.operators):
             serviceaccount.IAMMember(
                 f"operator-token-creator-{i}",

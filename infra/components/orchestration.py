@@ -91,6 +91,8 @@ class Orchestration(pulumi.ComponentResource):
 
         sources = {source.name: (source, source.read_source()) for source in args.workflows}
         grants: list[pulumi.Resource] = [
+            # Call logs (call_log_level) are written as the workflow's account; the local engine
+            # writes none (https://cloud.google.com/workflows/docs/log-workflow).
             projects.IAMMember(
                 "log-writer-workflows",
                 project=args.project,
@@ -137,6 +139,8 @@ class Orchestration(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Operators (and the operator account the CLI impersonates: `dayflow backfill --env`
+        # starts and lists executions) start and inspect executions; no local call records it.
         for i, member in enumerate(args.operators):
             projects.IAMMember(
                 f"workflows-invoker-operator-{i}",

@@ -36,6 +36,9 @@ class WarehouseArgs:
     grants: tuple[DatasetGrant, ...]
     labels: Mapping[str, str]
     deletion_protection: bool
+    # Grants on declared source datasets (`sources`): they exist outside dayflow under their own
+    # name in this project; infra grants on them and never creates, changes or deletes them.
+    source_grants: tuple[DatasetGrant, ...] = ()
 
 
 def get_schema_json(table: TableDef) -> str:
@@ -60,7 +63,8 @@ class Warehouse(pulumi.ComponentResource):
     - `bigquery.Dataset` per logical dataset, physical id from the spec's `dataset_prefix`;
     - `bigquery.Table` per owned table (ledger, ingest, dead-letter, semantic), time-partitioned
       on its partition field, clustered, with `require_partition_filter` as its `TableDef` says;
-    - `bigquery.DatasetIamMember` per grant.
+    - `bigquery.DatasetIamMember` per grant, and per grant on a source dataset (a dataset
+      someone else owns: only the member is added to its policy, the dataset is left alone).
 
     Secure defaults: roles are granted per dataset, never per project; every dataset and table
     carries the stack's labels; with `deletion_protection` tables refuse deletion, datasets and
@@ -116,6 +120,17 @@ class Warehouse(pulumi.ComponentResource):
                 f"iam-{grant.dataset}-{grant.workload}-{role}",
                 project=args.project,
                 dataset_id=self.datasets[grant.dataset].dataset_id,
+                role=grant.role,
+                member=grant.member,
+                opts=child,
+            )
+
+        for grant in args.source_grants:
+            role = grant.role.removeprefix("roles/bigquery.")
+            bigquery.DatasetIamMember(
+                f"iam-source-{grant.dataset}-{grant.workload}-{role}",
+                project=args.project,
+                dataset_id=grant.dataset,
                 role=grant.role,
                 member=grant.member,
                 opts=child,

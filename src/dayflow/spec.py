@@ -163,6 +163,9 @@ class DbtJob(_Job):
     # Logical datasets the project's models write (default: `dataset`). Infra grants the dbt
     # account write access on exactly these, and creates them.
     writes: list[Identifier] = Field(default_factory=list)
+    # Datasets the project's models read besides those they write: the spec's logical datasets
+    # or declared `sources`. Infra grants the dbt account read access on exactly these.
+    reads: list[Identifier] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes: `writes`, else the profile's `dataset`."""
@@ -182,9 +185,16 @@ class DataformJob(_Job):
     # When set, run through the managed Dataform API instead of the local CLI.
     managed: ManagedDataform | None = None
     vars: TransformVars = Field(default_factory=dict)
-    # Logical datasets the project's actions write (tables, views, assertions). Infra grants
-    # the Dataform account write access on exactly these, and creates them.
+    # Logical datasets the project's actions write (tables, views, and the assertions'
+    # `defaultAssertionDataset`). Infra grants the Dataform account write access on exactly
+    # these, and creates them. The CLI (3.0.69, `prepareAllSchemas`) lists the datasets and
+    # issues `CREATE SCHEMA IF NOT EXISTS` only for those missing from the list, which would need
+    # `bigquery.datasets.create` on the project; the list holds every dataset the account has
+    # `bigquery.datasets.get` on (dataEditor has it), so with these declared it issues none
+    # (https://cloud.google.com/bigquery/docs/listing-datasets).
     writes: list[Identifier] = Field(default_factory=list)
+    # Datasets the project reads besides those it writes (spec datasets or declared `sources`).
+    reads: list[Identifier] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes, as declared in `writes`."""
@@ -264,12 +274,24 @@ class Topic(_Model):
     ingest_dataset: Identifier = "ingest"
 
 
+class Source(_Model):
+    """A dataset that exists outside dayflow (loaded by another system) and that jobs read.
+
+    Each environment reads it in its own `gcp_project`, under its own name (no dataset
+    prefix). Infra grants read access on it and never creates nor deletes it.
+    """
+
+    description: str = Field(min_length=1)
+
+
 class Spec(_Model):
     """A whole `dayflow.yaml`."""
 
     version: Literal[1]
     name: Name
     environments: dict[EnvironmentName, Environment]
+    # Source datasets by their BigQuery name (`raw`): read by jobs, owned by someone else.
+    sources: dict[Identifier, Source] = Field(default_factory=dict)
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
     topics: dict[TopicName, Topic] = Field(default_factory=dict)
     # The directory of the spec file: job files (`sql`, `project_dir`) are relative to it.
@@ -400,6 +422,9 @@ def check_spec(spec: Spec) -> list[str]:
         cycle = find_cycle({j: job.depends_on for j, job in pipeline.jobs.items()})
         if cycle:
             problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
+    from dayflow.spec_datasets import check_datasets  # it imports this module
+
+    problems += check_datasets(spec)
     for topic_name, topic in spec.topics.items():
         for field in [*topic.key, topic.event_time]:
             if field not in topic.fields:

@@ -66,13 +66,24 @@ class TableRef:
 
 
 def make_bigquery_client(
-    project: str, endpoint: str | None = None, location: str | None = None
+    project: str,
+    endpoint: str | None = None,
+    location: str | None = None,
+    user_agent: str | None = None,
 ) -> bigquery.Client:
-    """A BigQuery client for GCP (`endpoint` None, default credentials) or an emulator URL."""
+    """A BigQuery client for GCP (`endpoint` None, default credentials) or an emulator URL.
+
+    `user_agent` goes first in the User-Agent header, naming who calls (audit logs show it).
+    """
     from google.cloud import bigquery
 
+    client_info = None
+    if user_agent is not None:
+        from google.api_core.client_info import ClientInfo
+
+        client_info = ClientInfo(user_agent=user_agent)  # type: ignore[no-untyped-call]
     if endpoint is None:
-        return bigquery.Client(project=project, location=location)
+        return bigquery.Client(project=project, location=location, client_info=client_info)
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
 
@@ -81,6 +92,7 @@ def make_bigquery_client(
         location=location,
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options=ClientOptions(api_endpoint=endpoint),
+        client_info=client_info,
     )
 
 

@@ -6,7 +6,8 @@ references and for the statement acting on each (read, INSERT, DML, CREATE, ...)
 named logically, as infra names them: datasets without the environment's prefix (`mart`),
 tables as `dataset.table`, the project as "". Which workload made a call is its port's
 identity, except on the job-runner's port, where dbt and the Dataform CLI are told apart by
-their User-Agent (they share the job-runner's endpoint).
+their User-Agent (they share the job-runner's endpoint), as are the job-runner's reads of their
+jobs' statistics, which it makes with their account (`job_stats.open_stats_client`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from tests.iam.permissions import JOB_OF_OTHERS, METHODS, SQL_PERMISSIONS, SQL_S
 from tests.iam.recorder import HttpCall
 
 JOB_RUNNER, DBT, DATAFORM = "job-runner", "dbt", "dataform"
-_USER_AGENTS = {"dbt-bigquery": DBT, "gcloud-node-bigquery": DATAFORM}
+# dbt-bigquery and the Dataform CLI's Node client; and the job-runner's reads of their jobs'
+# statistics, which it makes as their account in GCP (dayflow.transforms.job_stats).
+_USER_AGENTS = {
+    "dbt-bigquery": DBT,
+    "gcloud-node-bigquery": DATAFORM,
+    "dayflow-job-stats/dbt": DBT,
+    "dayflow-job-stats/dataform": DATAFORM,
+}
 _PREFIX = "/bigquery/v2/projects/"
 _JOB_METHODS = {"bigquery.jobs.get", "bigquery.jobs.getQueryResults", "bigquery.jobs.cancel"}
 

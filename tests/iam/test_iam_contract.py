@@ -92,7 +92,23 @@ def test_every_unused_grant_is_justified_or_listed(evaluation: Evaluation) -> No
 def test_readme_iam_table_is_generated(evaluation: Evaluation) -> None:
     readme = (ROOT / "README.md").read_text()
     assert START in readme and END in readme, "README.md lacks the iam-table markers"
+    # One table, in the deploy section ("Who may do what").
+    assert readme.count(START) == readme.count(END) == 1, "README.md has more than one table"
+    assert readme.index("### Who may do what") < readme.index(START)
     current = readme.split(START, 1)[1].split(END, 1)[0].strip()
     assert current == render(evaluation).strip(), (
         "README.md's IAM table is stale: run `python -m tests.iam.table --write README.md`"
     )
+
+
+def test_the_sql_jobs_read_the_declared_source_through_its_grant_alone(
+    evaluation: Evaluation,
+) -> None:
+    """`raw` exists outside dayflow: its dataset grant is the only way the job-runner reads it."""
+    deployed = evaluation.deployed
+    (grant,) = [g for g in deployed.grants if g.resource.name == "raw"]
+    assert (grant.member, grant.role) == ("job-runner", "roles/bigquery.dataViewer")
+    after = evaluation.recheck(deployed.without(grant)).findings
+    assert {(f.account, f.permission, str(f.resource)) for f in after} == {
+        ("job-runner", "bigquery.tables.getData", "dataset raw")
+    }

@@ -83,6 +83,10 @@ def write_iam_spec(folder: Path) -> Path:
         "kind": "dataform",
         "project_dir": str(get_dataform_project()),
         "depends_on": ["orders_semantic", "customers_semantic"],
+        # Its tables (definitions/mart) and its assertions (workflow_settings.yaml's
+        # defaultAssertionDataset), and the semantic tables it reads (definitions/sources.js).
+        "writes": ["mart", "dataform_assertions"],
+        "reads": ["semantic"],
     }
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -66,6 +66,7 @@ def write_spec(folder: Path, num_pipelines: int, num_topics: int = 10) -> Path:
                 "project_dir": "dbt",
                 "depends_on": ["load"],
                 "writes": ["mart"],
+                "reads": ["semantic"],
             }
         elif i % 10 == 5:
             jobs["dataform"] = {
@@ -73,6 +74,7 @@ def write_spec(folder: Path, num_pipelines: int, num_topics: int = 10) -> Path:
                 "project_dir": "dataform",
                 "managed": {"repository": f"repo_{i % 2}", "git_commitish": "main"},
                 "writes": ["mart", "dataform_assertions"],
+                "reads": ["semantic"],
             }
         elif i % 10 == 7:
             jobs["notify"] = {

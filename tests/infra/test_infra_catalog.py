@@ -47,12 +47,11 @@ def test_dataset_roles_give_editor_where_written_and_viewer_elsewhere() -> None:
             "ingest": catalog.DATA_VIEWER,
         },
         "ingest": {"ingest": catalog.DATA_EDITOR},
-        # The example's dbt job: reads everything, writes what it declares (`writes: [mart]`).
-        "dbt": {
-            **dict.fromkeys(("dayflow", "ingest", "semantic", "staging"), catalog.DATA_VIEWER),
-            "mart": catalog.DATA_EDITOR,
-        },
+        # The example's dbt job: reads and writes what it declares (`reads: [semantic]`,
+        # `writes: [mart]`); the ledger, ingest and staging stay out of its reach.
+        "dbt": {"semantic": catalog.DATA_VIEWER, "mart": catalog.DATA_EDITOR},
     }
+    assert catalog.get_source_datasets(EXAMPLE) == {"job_runner": ("raw",)}
 
 
 def test_transform_accounts_write_exactly_the_datasets_their_jobs_declare(tmp_path: Path) -> None:
@@ -66,9 +65,45 @@ def test_transform_accounts_write_exactly_the_datasets_their_jobs_declare(tmp_pa
     }
     # A declared dataset is created like any other, and only its writers may write it.
     assert "dataform_assertions" in catalog.get_datasets(spec)
-    assert roles["job_runner"]["mart"] == catalog.DATA_VIEWER
-    assert roles["dbt"]["dataform_assertions"] == catalog.DATA_VIEWER
     assert "mart" not in roles["ingest"]
+    # Nobody else reads what only Dataform writes, unless a job says so.
+    assert "dataform_assertions" not in roles["dbt"]
+    assert "dataform_assertions" not in roles["job_runner"]
+
+
+def test_transform_accounts_read_the_datasets_and_sources_their_jobs_declare(
+    tmp_path: Path,
+) -> None:
+    path = write_spec(tmp_path, 10, num_topics=2)
+    raw = yaml.safe_load(path.read_text())
+    raw["sources"] = {"crm": {"description": "the CRM export"}}
+    jobs = raw["pipelines"]["pipeline_3"]["jobs"]
+    jobs["models"]["reads"] = ["semantic", "crm"]
+    path.write_text(yaml.safe_dump(raw))
+    spec = load_spec(path)
+    roles = catalog.get_dataset_roles(spec)
+    assert roles["dbt"] == {"semantic": catalog.DATA_VIEWER, "mart": catalog.DATA_EDITOR}
+    sources = catalog.get_source_datasets(spec)
+    assert sources["job_runner"] == ("crm",)
+    assert sources["dbt"] == ("crm",)
+    assert "dataform" not in sources
+    # A source is read, never created.
+    assert "crm" not in catalog.get_datasets(spec)
+
+
+def test_the_job_runner_reads_a_transform_dataset_only_when_sql_names_it(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, 10, num_topics=2)
+    spec = load_spec(path)
+    assert "dataform_assertions" not in catalog.get_dataset_roles(spec)["job_runner"]
+    raw = yaml.safe_load(path.read_text())
+    sql = tmp_path / "checks.sql"
+    sql.write_text("SELECT * FROM {{ dataset:dataform_assertions }}.failures")
+    jobs = raw["pipelines"]["pipeline_0"]["jobs"]
+    destination = {**jobs["load"]["destination"], "table": "checks"}
+    jobs["checks"] = {"kind": "bigquery_sql", "sql": str(sql), "destination": destination}
+    path.write_text(yaml.safe_dump(raw))
+    roles = catalog.get_dataset_roles(load_spec(path))
+    assert roles["job_runner"]["dataform_assertions"] == catalog.DATA_VIEWER
 
 
 def test_a_dbt_job_without_writes_writes_its_profile_dataset(tmp_path: Path) -> None:

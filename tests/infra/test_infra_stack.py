@@ -354,7 +354,7 @@ def test_everything_labelled_carries_the_spec_labels(dev: Deployment) -> None:
         }, resource.urn
 
 
-def test_dataset_roles_follow_what_each_workload_writes(dev: Deployment) -> None:
+def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deployment) -> None:
     grants = {
         (g.state["datasetId"], g.state["member"]): g.state["role"]
         for g in dev.of_type(T.DATASET_IAM)
@@ -367,13 +367,27 @@ def test_dataset_roles_follow_what_each_workload_writes(dev: Deployment) -> None
         ("dev_semantic", runner): "roles/bigquery.dataEditor",
         ("dev_ingest", runner): "roles/bigquery.dataViewer",
         ("dev_ingest", ingest): "roles/bigquery.dataEditor",
-        **{
-            (f"dev_{d}", dbt): "roles/bigquery.dataViewer"
-            for d in ("dayflow", "ingest", "semantic", "staging")
-        },
-        # The example's dbt job declares `writes: [mart]`: dbt writes exactly that.
+        # The example's dbt job declares `writes: [mart]` and `reads: [semantic]`: exactly that.
         ("dev_mart", dbt): "roles/bigquery.dataEditor",
+        ("dev_semantic", dbt): "roles/bigquery.dataViewer",
+        # The declared source `raw`, read by the SQL jobs: its own name, in the stack's project.
+        ("raw", runner): "roles/bigquery.dataViewer",
     }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_source_dataset_is_granted_to_its_readers_but_never_created(
+    deploy: Deploy, stack: str
+) -> None:
+    deployment = deploy(stack)
+    project = SPEC.get_environment(stack).gcp_project
+    created = {d.state["datasetId"] for d in deployment.of_type(T.DATASET)}
+    assert not {d for d in created if d.endswith("raw")}
+    grant = deployment.one(T.DATASET_IAM, "iam-source-raw-job-runner-dataViewer")
+    assert grant.state["datasetId"] == "raw"  # no dataset prefix: the source's own name
+    assert grant.state["project"] == project
+    assert grant.state["role"] == "roles/bigquery.dataViewer"
+    assert grant.state["member"] == member(deployment, "job-runner")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

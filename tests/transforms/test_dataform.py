@@ -85,6 +85,19 @@ def test_unknown_action_is_rejected_naming_the_known_ones(semantic: Semantic) ->
         dataform(semantic, actions=["daily_sales"])
 
 
+def test_a_dataset_the_job_does_not_declare_in_writes_is_refused_before_running(
+    semantic: Semantic,
+) -> None:
+    # Infra creates and grants only the declared datasets; the assertions land in
+    # dataform_assertions, which this job leaves out.
+    with pytest.raises(
+        TransformError,
+        match=re.escape("writes dataset 'dataform_assertions', which the job does not declare"),
+    ):
+        dataform(semantic, writes=["mart"])
+    assert dataform(semantic, writes=["mart", "dataform_assertions"]).success
+
+
 def test_hourly_partition_key_fails_to_compile_naming_the_expected_format(
     semantic: Semantic,
 ) -> None:

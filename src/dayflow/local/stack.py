@@ -21,7 +21,8 @@ from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
-from dayflow.spec import Spec, get_datasets
+from dayflow.spec import Spec
+from dayflow.spec_datasets import get_all_datasets
 from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
@@ -94,7 +95,7 @@ def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
     """Create the spec's datasets and the ledger in the emulator, as infra does in GCP."""
     environment = spec.get_environment("local")
     with make_bigquery_client(LOCAL_PROJECT, bigquery_endpoint) as client:
-        for dataset in get_datasets(spec):
+        for dataset in get_all_datasets(spec):  # dbt's and Dataform's too, as infra creates
             client.create_dataset(
                 f"{LOCAL_PROJECT}.{environment.get_dataset_id(dataset)}", exists_ok=True
             )

@@ -189,6 +189,8 @@ def _run_cli(
     actions = _compile(cli, project_dir, common, env, deadline)
     selected = select_actions(actions, job.tags, job.actions)
     _check_selection(job, project_dir, actions, selected)
+    if job.writes or bigquery_endpoint is None:  # in GCP, undeclared means a 403 mid-run
+        _check_writes(job, project, run_vars.get("dataset_prefix", ""), selected)
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dayflow-dataform-"))
         broker = None
@@ -323,6 +325,28 @@ def _check_selection(
         )
 
 
+def _check_writes(
+    job: DataformJob, project: str, prefix: str, selected: list[CompiledAction]
+) -> None:
+    """Every dataset the selected actions write is one the job declares in `writes`.
+
+    Infra creates exactly the declared datasets and lets the Dataform account write exactly
+    those; the CLI would `CREATE SCHEMA` any other one, which needs project-level
+    `bigquery.datasets.create` (never granted). Failing here names the fix before any write.
+    """
+    declared = {f"{prefix}{d}" for d in job.writes}
+    for action in selected:
+        if action.disabled or action.database not in ("", project):
+            continue
+        if action.schema not in declared:
+            logical = action.schema.removeprefix(prefix)
+            raise TransformError(
+                f"Dataform action {action.target} writes dataset {logical!r}, which the job "
+                f"does not declare (expected `writes` to list it; declared: "
+                f"{', '.join(job.writes) or 'none'}): infra creates and grants only those"
+            )
+
+
 def _run(
     argv: list[str], env: dict[str, str], limit: float, *, merge_stderr: bool = True
 ) -> tuple[int, str, str, bool]:
@@ -394,7 +418,9 @@ def _with_job_stats(
         return nodes
     from dayflow.transforms.job_stats import open_stats_client, read_job_stats
 
-    client = open_stats_client(project, bigquery_endpoint, location, service_account)
+    client = open_stats_client(
+        project, bigquery_endpoint, location, service_account, tool="dataform"
+    )
     try:
         # One jobs API read per job: in parallel, as an assertion alone runs two jobs.
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -289,7 +289,7 @@ def _with_rows(
         return nodes
     from dayflow.transforms.job_stats import open_stats_client, read_job_stats
 
-    client = open_stats_client(project, bigquery_endpoint, location, service_account)
+    client = open_stats_client(project, bigquery_endpoint, location, service_account, tool="dbt")
     try:
         updated = []
         for node in nodes:

@@ -34,24 +34,35 @@ class JobStats:
     seconds: float | None
 
 
+def get_stats_user_agent(tool: str) -> str:
+    """The User-Agent of the client reading `tool`'s jobs: the calls are `tool`'s, made for it."""
+    return f"dayflow-job-stats/{tool}"
+
+
 def open_stats_client(
     project: str,
     bigquery_endpoint: str | None,
     location: str | None,
     service_account: str | None = None,
+    *,
+    tool: str,
 ) -> bigquery.Client:
     """A client reading the jobs a transform ran: in their location, as the account that ran them.
 
     Regional jobs answer `jobs.get` only with their location, else 404 ("If the job's location
     is in a single region ... you must specify the location",
     https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/get). Reading as the account
-    that created the jobs needs only the `bigquery.jobs.create` it already holds (same page).
-    Locally (`bigquery_endpoint` set) nobody is impersonated.
+    that created the jobs needs only the `bigquery.jobs.create` it already holds (same page);
+    as anyone else it would need `bigquery.jobs.get` on the project. Locally (`bigquery_endpoint`
+    set) nobody is impersonated; the User-Agent names `tool` (`dbt`, `dataform`) everywhere, so
+    the calls can be told apart as that tool's (the IAM contract test checks them as its).
     """
     from dayflow.warehouse import make_bigquery_client
 
+    user_agent = get_stats_user_agent(tool)
     if bigquery_endpoint is not None or service_account is None:
-        return make_bigquery_client(project, bigquery_endpoint, location)
+        return make_bigquery_client(project, bigquery_endpoint, location, user_agent)
+    from google.api_core.client_info import ClientInfo
     from google.cloud import bigquery
 
     from dayflow.impersonation import get_impersonated_credentials
@@ -60,6 +71,7 @@ def open_stats_client(
         project=project,
         location=location,
         credentials=get_impersonated_credentials(service_account),
+        client_info=ClientInfo(user_agent=user_agent),  # type: ignore[no-untyped-call]
     )
 
 
