@@ -80,8 +80,12 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy src services infra functions/ingest_events
 
+# Two workers (pytest-xdist), one per core: the tests mostly wait on emulators and subprocesses.
+# `--dist loadfile` keeps each file on one worker, so module fixtures (dbt marts, stacks) are
+# built once. PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 2
 pytest: venv
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
