@@ -247,7 +247,8 @@ def _values(step: Step) -> Iterator[CompiledValue]:
     elif isinstance(step, ForStep | ParallelStep):
         loop = step.loop
         if loop is not None:
-            yield from (v for v in (loop.items, *(loop.range or ())) if v is not None)
+            bounds = loop.range if isinstance(loop.range, tuple) else (loop.range,)
+            yield from (v for v in (loop.items, *bounds) if v is not None)
         if isinstance(step, ParallelStep) and step.concurrency_limit is not None:
             yield step.concurrency_limit
     elif isinstance(step, RaiseStep | ReturnStep):
