@@ -52,6 +52,8 @@ LIBRARY_NAMESPACES = frozenset(
 
 # In `Expression.functions`, names used as values (not called) carry this prefix.
 REFERENCE_MARK = "&"
+# ... and the variables an expression reads carry this one (for deploy-time scope checks).
+VARIABLE_MARK = "$"
 
 
 class EvalContext(Protocol):
@@ -95,6 +97,12 @@ class CompiledValue:
     evaluate: Evaluator
     functions: frozenset[str]
     constant: bool
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Root names of the variables this value reads."""
+        mark = len(VARIABLE_MARK)
+        return frozenset(n[mark:] for n in self.functions if n.startswith(VARIABLE_MARK))
 
 
 def as_expression_text(value: Any) -> str | None:
@@ -312,6 +320,7 @@ def _compile(node: ast.Node, functions: set[str]) -> Evaluator:
         return lambda ctx: value
     if isinstance(node, ast.Var):
         name = node.name
+        functions.add(VARIABLE_MARK + name)
         return lambda ctx: ctx.lookup(name)
     if isinstance(node, ast.Attr):
         dotted = ast.dotted_name(node)
