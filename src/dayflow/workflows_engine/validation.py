@@ -233,7 +233,7 @@ class _Validator:
         """
         branches = step.branches or []
         local = {
-            name: _assigned(body) | _loop_variables(body) for name, body in branches
+            name: _assigned(body, whole=True) | _loop_variables(body) for name, body in branches
         }
         for name, body in branches:
             for variable in sorted(_reads(body) - outside - local[name]):
@@ -348,18 +348,22 @@ def _walk_loop_level(block: Block) -> Iterator[Step]:
                 yield from _walk_loop_level(child)
 
 
-def _assigned(block: Block, skip: Step | None = None) -> set[str]:
-    """Root names of every variable a block may assign (loop variables excluded)."""
+def _assigned(block: Block, skip: Step | None = None, *, whole: bool = False) -> set[str]:
+    """Root names of every variable a block may assign (loop variables excluded).
+
+    With `whole`, only assignments that create the variable count (`a: 1`, not `a.b: 1`).
+    """
     names: set[str] = set()
     for step in _walk(block, skip):
         if isinstance(step, AssignStep):
-            names.update(t.root for t, _ in step.assignments)
+            names.update(t.root for t, _ in step.assignments if not (whole and t.path))
         elif isinstance(step, CallStep) and step.result:
             names.add(step.result)
         elif isinstance(step, SwitchStep):
             for cond in step.conditions:
                 if cond.assign is not None:
-                    names.update(t.root for t, _ in cond.assign.assignments)
+                    targets = cond.assign.assignments
+                    names.update(t.root for t, _ in targets if not (whole and t.path))
         elif isinstance(step, TryStep) and step.except_as:
             names.add(step.except_as)
     return names
