@@ -188,7 +188,8 @@ def _compile_map(value: dict[Any, Any], functions: set[str]) -> tuple[Evaluator,
         evaluate, constant = _compile_value(raw_value, functions)
         entries.append((key, evaluate, constant and isinstance(key, str)))
     if all(constant for _, _, constant in entries):
-        literal = {key: evaluate(None) for key, evaluate, _ in entries}  # type: ignore[arg-type, misc]
+        # Constant evaluators ignore their context: build the literal once.
+        literal = {key: evaluate(None) for key, evaluate, _ in entries}  # type: ignore[arg-type]
         return (lambda ctx: literal), True
 
     def build(ctx: EvalContext) -> dict[str, Any]:

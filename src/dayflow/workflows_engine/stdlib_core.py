@@ -203,7 +203,8 @@ def _indent(indent: Any) -> tuple[str, str] | None:
     unknown = sorted(set(indent) - {"prefix", "indent"})
     if unknown:
         raise workflow_error(
-            VALUE_ERROR, f"json.encode: unknown indent option(s) {unknown} (expected prefix, indent)"
+            VALUE_ERROR,
+            f"json.encode: unknown indent option(s) {unknown} (expected prefix, indent)",
         )
     prefix, step = indent.get("prefix", ""), indent.get("indent", "    ")
     if not isinstance(prefix, str) or not isinstance(step, str):
