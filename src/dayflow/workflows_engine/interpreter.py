@@ -31,6 +31,7 @@ from .errors import (
     workflow_error,
 )
 from .execution import Execution
+from .iteration import iteration_values
 from .library import LibraryFunction, Runtime, load_library
 from .model import (
     AssignStep,
@@ -51,7 +52,7 @@ from .model import (
 )
 from .retry import resolve_policy
 from .scope import MemoryMeter, Scope, check_strings
-from .values import is_number, json_size, type_name
+from .values import json_size, type_name
 
 
 @dataclass(frozen=True)
@@ -372,35 +373,6 @@ class Interpreter:
                 f"retry predicate '{predicate}' must return a boolean, got {type_name(decision)}",
             )
         return decision
-
-
-def iteration_values(loop: Any, scope: Scope) -> list[Any]:
-    """The values a `for` loop iterates over (`in:` list or inclusive `range:`)."""
-    if loop.items is not None:
-        items = loop.items.evaluate(scope)
-        if not isinstance(items, list):
-            raise workflow_error(TYPE_ERROR, f"for: 'in' must be a list, got {type_name(items)}")
-        return list(items)
-    if isinstance(loop.range, tuple):
-        start, end = (bound.evaluate(scope) for bound in loop.range)
-    else:
-        bounds = loop.range.evaluate(scope)
-        if not isinstance(bounds, list) or len(bounds) != 2:
-            raise workflow_error(
-                TYPE_ERROR,
-                f"for: range must be a list of two numbers [START, END], got {bounds!r}",
-            )
-        start, end = bounds
-    if not (is_number(start) and is_number(end)):
-        raise workflow_error(TYPE_ERROR, f"for: range bounds must be numbers: [{start}, {end}]")
-    if type(start) is int and type(end) is int:
-        return list(range(start, end + 1))
-    values: list[Any] = []
-    current = float(start)
-    while current <= end:
-        values.append(current)
-        current += 1.0
-    return values
 
 
 def _with_path(container: Any, path: tuple[PathSegment, ...], value: Any, scope: Scope) -> Any:
