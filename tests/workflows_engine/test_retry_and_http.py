@@ -57,12 +57,13 @@ def test_http_error_status_raises_http_error_with_code(
     assert "content-type" in execution.error["headers"]
 
 
-def test_http_to_closed_port_raises_connection_error(engine: WorkflowEngine) -> None:
+def test_http_to_closed_port_raises_connection_failed_error(engine: WorkflowEngine) -> None:
+    # https://cloud.google.com/workflows/docs/reference/syntax/error-types: no connection
+    # established -> ConnectionFailedError (and not ConnectionError).
     engine.deploy("get", GET_URL)
     execution = engine.run("get", {"url": f"http://127.0.0.1:{_closed_port()}/x"})
     assert execution.state == "FAILED"
-    assert "ConnectionError" in execution.error_tags
-    assert "ConnectionFailedError" in execution.error_tags
+    assert execution.error_tags == ["ConnectionFailedError"]
 
 
 def test_http_post_sends_map_body_as_json(engine: WorkflowEngine, http_server: LocalServer) -> None:

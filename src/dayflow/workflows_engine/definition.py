@@ -282,12 +282,19 @@ class _Parser:
             raise self.error(name, "'for' needs 'value' and 'steps'")
         if ("in" in raw) == ("range" in raw):
             raise self.error(name, "'for' needs exactly one of 'in' and 'range'")
-        bounds = None
+        bounds: tuple[CompiledValue, CompiledValue] | CompiledValue | None = None
         if "range" in raw:
             rng = raw["range"]
-            if not isinstance(rng, list) or len(rng) != 2:
-                raise self.error(name, f"'range' must be [START, END], got {rng!r}")
-            bounds = (self.value(name, rng[0]), self.value(name, rng[1]))
+            if as_expression_text(rng) is not None:
+                # `range: ${[a, b]}` or any expression yielding a two-element list
+                # (reference/syntax/iteration: "range": "${[BEGIN_EXPRESSION, END_EXPRESSION]}").
+                bounds = self.value(name, rng)
+            elif not isinstance(rng, list) or len(rng) != 2:
+                raise self.error(
+                    name, f"'range' must be [START, END] or an expression, got {rng!r}"
+                )
+            else:
+                bounds = (self.value(name, rng[0]), self.value(name, rng[1]))
         items = self.value(name, raw["in"]) if "in" in raw else None
         index = raw.get("index")
         return ForLoop(

@@ -52,6 +52,8 @@ LIBRARY_NAMESPACES = frozenset(
 
 # In `Expression.functions`, names used as values (not called) carry this prefix.
 REFERENCE_MARK = "&"
+# ... and the variables an expression reads carry this one (for deploy-time scope checks).
+VARIABLE_MARK = "$"
 
 
 class EvalContext(Protocol):
@@ -95,6 +97,12 @@ class CompiledValue:
     evaluate: Evaluator
     functions: frozenset[str]
     constant: bool
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """Root names of the variables this value reads."""
+        mark = len(VARIABLE_MARK)
+        return frozenset(n[mark:] for n in self.functions if n.startswith(VARIABLE_MARK))
 
 
 def as_expression_text(value: Any) -> str | None:
@@ -142,14 +150,58 @@ def _compile_value(value: Any, functions: set[str]) -> tuple[Evaluator, bool]:
         evaluators = [e for e, _ in parts]
         return (lambda ctx: [e(ctx) for e in evaluators]), False
     if isinstance(value, dict):
-        entries = [(str(k), _compile_value(v, functions)) for k, v in value.items()]
-        if all(constant for _, (_, constant) in entries):
-            return (lambda ctx: value), True
-        pairs = [(k, e) for k, (e, _) in entries]
-        return (lambda ctx: {k: e(ctx) for k, e in pairs}), False
+        return _compile_map(value, functions)
     if value is not None and not isinstance(value, bool | int | float | str):
         raise WorkflowDefinitionError(f"unsupported YAML value {value!r} ({type(value).__name__})")
     return (lambda ctx: value), True
+
+
+def _literal_key(key: Any) -> str:
+    """A YAML map key that is not an expression, as the string Workflows uses.
+
+    reference/syntax/maps: map keys are strings. YAML turns an unquoted `1:` into an
+    integer, which becomes "1". The docs do not say how `true:`, `null:` or `1.5:` are
+    spelled as keys, so those are refused at deploy time (fails locally, not in GCP).
+    """
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    raise WorkflowDefinitionError(
+        f"map key {key!r} ({type(key).__name__}) is ambiguous as a string key; "
+        f"quote it (expected a string or an integer key)"
+    )
+
+
+def _compile_map(value: dict[Any, Any], functions: set[str]) -> tuple[Evaluator, bool]:
+    """A map literal: `${...}` keys are evaluated (reference/syntax/maps, dynamic keys)."""
+    entries: list[tuple[str | Evaluator, Evaluator, bool]] = []
+    for raw_key, raw_value in value.items():
+        text = as_expression_text(raw_key)
+        key: str | Evaluator
+        if text is not None:
+            expression = compile_expression(text)
+            functions.update(expression.functions)
+            key = expression.evaluate
+        else:
+            key = _literal_key(raw_key)
+        evaluate, constant = _compile_value(raw_value, functions)
+        entries.append((key, evaluate, constant and isinstance(key, str)))
+    if all(constant for _, _, constant in entries):
+        # Constant evaluators ignore their context: build the literal once.
+        literal = {key: evaluate(None) for key, evaluate, _ in entries}  # type: ignore[arg-type]
+        return (lambda ctx: literal), True
+
+    def build(ctx: EvalContext) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, evaluate, _ in entries:
+            name = key if isinstance(key, str) else key(ctx)
+            if not isinstance(name, str):
+                raise workflow_error(TYPE_ERROR, f"map keys are strings, got {type_name(name)}")
+            result[name] = evaluate(ctx)
+        return result
+
+    return build, False
 
 
 # --- operators -------------------------------------------------------------------------
@@ -269,6 +321,7 @@ def _compile(node: ast.Node, functions: set[str]) -> Evaluator:
         return lambda ctx: value
     if isinstance(node, ast.Var):
         name = node.name
+        functions.add(VARIABLE_MARK + name)
         return lambda ctx: ctx.lookup(name)
     if isinstance(node, ast.Attr):
         dotted = ast.dotted_name(node)

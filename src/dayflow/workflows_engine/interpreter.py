@@ -31,6 +31,7 @@ from .errors import (
     workflow_error,
 )
 from .execution import Execution
+from .iteration import iteration_values
 from .library import LibraryFunction, Runtime, load_library
 from .model import (
     AssignStep,
@@ -50,8 +51,8 @@ from .model import (
     WorkflowDefinition,
 )
 from .retry import resolve_policy
-from .scope import MemoryMeter, Scope
-from .values import is_number, type_name
+from .scope import MemoryMeter, Scope, check_strings
+from .values import json_size, type_name
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,21 @@ class Interpreter:
             first = main.params[0]
             if argument is not None or not first.has_default:
                 args[first.name] = argument
-        return self.call_subworkflow("main", args, None)
+        result = self.call_subworkflow("main", args, None)
+        self._check_result(result)
+        return result
+
+    def _check_result(self, result: Any) -> None:
+        """The returned value obeys the string and result size limits (ResourceLimitError)."""
+        size = json_size(result)
+        if size > self.limits.max_string_bytes:
+            check_strings(result, self.limits.max_string_bytes)
+        if size > self.limits.max_result_bytes:
+            raise workflow_error(
+                RESOURCE_LIMIT_ERROR,
+                f"Result size limit exceeded: the execution returned {size} bytes "
+                f"(limit {self.limits.max_result_bytes} bytes)",
+            )
 
     def count_step(self, routine: str, step: str) -> None:
         if self.runtime.cancelled.is_set():
@@ -358,26 +373,6 @@ class Interpreter:
                 f"retry predicate '{predicate}' must return a boolean, got {type_name(decision)}",
             )
         return decision
-
-
-def iteration_values(loop: Any, scope: Scope) -> list[Any]:
-    """The values a `for` loop iterates over (`in:` list or inclusive `range:`)."""
-    if loop.items is not None:
-        items = loop.items.evaluate(scope)
-        if not isinstance(items, list):
-            raise workflow_error(TYPE_ERROR, f"for: 'in' must be a list, got {type_name(items)}")
-        return list(items)
-    start, end = (bound.evaluate(scope) for bound in loop.range)
-    if not (is_number(start) and is_number(end)):
-        raise workflow_error(TYPE_ERROR, f"for: range bounds must be numbers: [{start}, {end}]")
-    if type(start) is int and type(end) is int:
-        return list(range(start, end + 1))
-    values: list[Any] = []
-    current = float(start)
-    while current <= end:
-        values.append(current)
-        current += 1.0
-    return values
 
 
 def _with_path(container: Any, path: tuple[PathSegment, ...], value: Any, scope: Scope) -> Any:

@@ -19,6 +19,8 @@ class Limits:
         max_steps: steps executed in one execution (billed steps, retries included).
         max_variable_bytes: JSON-serialized size of all live variables (and arguments).
         max_argument_bytes: size of the execution argument (its JSON string).
+        max_string_bytes: UTF-8 size of one string value held in a variable or returned.
+        max_result_bytes: JSON size of the value an execution returns.
         max_http_response_bytes: size of one HTTP response body.
         max_http_timeout_seconds: longest `timeout` an HTTP call may ask for.
         max_parallel_branches: branches in one `parallel` step.
@@ -33,6 +35,11 @@ class Limits:
     max_steps: int = 100_000
     max_variable_bytes: int = 512 * KIB
     max_argument_bytes: int = 32 * KIB
+    # workflows/quotas, "Resource limits": strings up to 256 KB. The result limit is not
+    # documented on its own; the returned value is held like a variable, so the variables
+    # memory limit applies (fails locally rather than in GCP).
+    max_string_bytes: int = 256 * KIB
+    max_result_bytes: int = 512 * KIB
     max_http_response_bytes: int = 2 * KIB * KIB
     max_http_timeout_seconds: float = 1800.0
     max_parallel_branches: int = 10

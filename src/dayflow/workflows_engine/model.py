@@ -76,7 +76,8 @@ class ForLoop:
     value: str
     index: str | None
     items: CompiledValue | None
-    range: tuple[CompiledValue, CompiledValue] | None
+    # `[START, END]` bounds, or one expression that must yield a two-element list.
+    range: tuple[CompiledValue, CompiledValue] | CompiledValue | None
     body: Block
 
 

@@ -31,7 +31,8 @@ Task = tuple[str, Callable[[], None]]
 
 
 def run_parallel(interp: Interpreter, step: ParallelStep, scope: Scope) -> None:
-    from .interpreter import BREAK, iteration_values
+    from .interpreter import BREAK
+    from .iteration import iteration_values
 
     depth = scope.parallel_depth + 1
     if depth > interp.limits.max_parallel_depth:

@@ -24,6 +24,27 @@ if TYPE_CHECKING:
     from .interpreter import Interpreter
 
 
+def check_strings(value: Any, limit: int) -> None:
+    """Raise ResourceLimitError when a string inside `value` exceeds `limit` UTF-8 bytes.
+
+    Only called when the value's JSON size exceeds the limit (no string can otherwise).
+    """
+    if isinstance(value, str):
+        size = len(value.encode("utf-8"))
+        if size > limit:
+            raise workflow_error(
+                RESOURCE_LIMIT_ERROR,
+                f"String size limit exceeded: a string of {size} bytes (limit {limit} bytes)",
+            )
+    elif isinstance(value, list):
+        for item in value:
+            check_strings(item, limit)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_strings(key, limit)
+            check_strings(item, limit)
+
+
 class MemoryMeter:
     """Running total of variable bytes for one execution (shared by its threads)."""
 
@@ -117,6 +138,8 @@ class Scope:
 
     def set_local(self, name: str, value: Any) -> None:
         size = json_size(value)
+        if size > self.interp.limits.max_string_bytes:
+            check_strings(value, self.interp.limits.max_string_bytes)
         old = self.sizes.get(name, 0)
         self.vars[name] = value
         self.sizes[name] = size

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import KEY_ERROR, TYPE_ERROR, VALUE_ERROR, workflow_error
+from .errors import KEY_ERROR, TYPE_ERROR, VALUE_ERROR, WorkflowError, workflow_error
 from .library import Runtime, register, register_value
 from .values import check_int, extended, is_number, to_json, type_name
 
@@ -35,7 +35,8 @@ def _len(rt: Runtime, value: Any) -> int:
 @register("keys", "map")
 def _keys(rt: Runtime, value: Any) -> list[str]:
     _expect("keys", value, "map")
-    return list(value)
+    # reference/syntax/iteration: "keys() always returns a sorted list".
+    return sorted(value)
 
 
 @register("int", "value")
@@ -181,25 +182,57 @@ def _sqrt(rt: Runtime, x: Any) -> float:
 # --- json, base64 --------------------------------------------------------------------
 
 
-def _indent(indent: Any) -> int | None:
+def _indent(indent: Any) -> tuple[str, str] | None:
+    """`(prefix, indent)` from the `indent` argument, or None for compact output.
+
+    reference/stdlib/json/encode_to_string: indent is a boolean or a map with optional
+    string attributes `prefix` (default "") and `indent` (default four spaces); true is
+    an empty map, false is no indentation. Anything else is refused (the docs name no
+    error for it; TypeError, as for other arguments of the wrong type).
+    """
     if indent is None or indent is False:
         return None
     if indent is True:
-        return 2
-    if type(indent) is int:
-        return indent
-    raise workflow_error(TYPE_ERROR, f"json.encode: indent must be a boolean, got {indent!r}")
+        indent = {}
+    if not isinstance(indent, dict):
+        raise workflow_error(
+            TYPE_ERROR,
+            f"json.encode: indent must be a boolean or a map with prefix and indent, "
+            f"got {type_name(indent)}",
+        )
+    unknown = sorted(set(indent) - {"prefix", "indent"})
+    if unknown:
+        raise workflow_error(
+            VALUE_ERROR,
+            f"json.encode: unknown indent option(s) {unknown} (expected prefix, indent)",
+        )
+    prefix, step = indent.get("prefix", ""), indent.get("indent", "    ")
+    if not isinstance(prefix, str) or not isinstance(step, str):
+        raise workflow_error(TYPE_ERROR, "json.encode: indent prefix and indent must be strings")
+    return prefix, step
 
 
 @register("json.encode_to_string", "data", "indent", defaults=(None,))
 def _json_encode_to_string(rt: Runtime, data: Any, indent: Any) -> str:
-    compact = to_json(data, what="json.encode argument")
-    width = _indent(indent)
-    return compact if width is None else json.dumps(json.loads(compact), indent=width)
+    options = _indent(indent)
+    try:
+        compact = to_json(data, what="json.encode argument")
+    except WorkflowError as err:
+        # reference/stdlib/json/encode_to_string, "Raised exceptions": ValueError "if the
+        # input contains types that cannot be JSON-encoded" (bytes, functions).
+        raise workflow_error(VALUE_ERROR, str(err.payload["message"])) from None
+    if options is None:
+        return compact
+    prefix, step = options
+    # Each element on a new line starting with `prefix`, then one `indent` per nesting
+    # level; the first line carries no prefix (it does not begin on a new line).
+    lines = json.dumps(json.loads(compact), indent=step, ensure_ascii=False).split("\n")
+    return "\n".join([lines[0], *(prefix + line for line in lines[1:])])
 
 
 @register("json.encode", "data", "indent", defaults=(None,))
 def _json_encode(rt: Runtime, data: Any, indent: Any) -> bytes:
+    """reference/stdlib/json/encode: as encode_to_string, UTF-8 bytes."""
     return _json_encode_to_string(rt, data, indent).encode("utf-8")
 
 

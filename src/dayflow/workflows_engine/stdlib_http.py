@@ -3,9 +3,10 @@
 Response map: `{code, headers, body}`; JSON bodies are decoded, `text/*` bodies become
 strings, anything else stays bytes. A non-2xx status raises `HttpError` carrying the same
 `code`, `headers` and `body`. Transport failures map to Workflows tags: no connection
-established -> `ConnectionFailedError` (also tagged `ConnectionError`, so
-`'ConnectionError' in e.tags` holds for every connection problem), a broken transfer ->
-`ConnectionError`, a timeout -> `TimeoutError`.
+established (refused, DNS failure) -> `ConnectionFailedError` only, a transfer broken after
+the connection was made -> `ConnectionError`, a timeout -> `TimeoutError`
+(reference/syntax/error-types). A refused connection is not also tagged `ConnectionError`:
+a workflow testing `'ConnectionError' in e.tags` for it would pass here and fail in GCP.
 """
 
 from __future__ import annotations
@@ -169,8 +170,7 @@ def request(
         raise workflow_error(TIMEOUT_ERROR, f"http: request to {url} timed out: {err}") from None
     except httpx.ConnectError as err:
         raise workflow_error(
-            [CONNECTION_FAILED_ERROR, CONNECTION_ERROR],
-            f"http: could not connect to {url}: {err}",
+            CONNECTION_FAILED_ERROR, f"http: could not connect to {url}: {err}"
         ) from None
     except httpx.TransportError as err:
         raise workflow_error(CONNECTION_ERROR, f"http: connection to {url} failed: {err}") from None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .errors import UnsupportedSyntaxError, WorkflowDefinitionError
-from .expressions import REFERENCE_MARK, CompiledValue
+from .expressions import REFERENCE_MARK, VARIABLE_MARK, CompiledValue
 from .library import LibraryFunction, load_library
 from .limits import Limits
 from .model import (
@@ -62,7 +62,9 @@ class _Validator:
         params = {p.name for p in self.sub.params}
         for step in _walk(self.sub.body):
             if isinstance(step, ParallelStep):
-                self.check_shared(step, params | _assigned(self.sub.body, skip=step))
+                outside = params | _assigned(self.sub.body, skip=step)
+                self.check_shared(step, outside)
+                self.check_sibling_reads(step, outside)
 
     # --- structure -----------------------------------------------------------------------
 
@@ -183,6 +185,8 @@ class _Validator:
 
     def functions(self, step: str, value: CompiledValue) -> None:
         for name in value.functions:
+            if name.startswith(VARIABLE_MARK):
+                continue
             if name.startswith(REFERENCE_MARK):
                 self.known(step, name[len(REFERENCE_MARK) :])
                 continue
@@ -218,6 +222,30 @@ class _Validator:
 
     # --- shared variables ----------------------------------------------------------------
 
+    def check_sibling_reads(self, step: ParallelStep, outside: set[str]) -> None:
+        """Refuse a branch reading a variable that only a sibling branch defines.
+
+        https://cloud.google.com/workflows/docs/reference/syntax/parallel-steps and the
+        sample workflows-parallel-shared-variables: a variable first assigned in a branch
+        is local to that branch's scope, so no sibling can ever read it. GCP reports scope
+        errors at deployment; the docs do not spell out this exact case, so the engine
+        refuses it at deploy time (a run-time KeyError would hide it until that branch runs).
+        """
+        branches = step.branches or []
+        local = {
+            name: _assigned(body, whole=True) | _loop_variables(body) for name, body in branches
+        }
+        for name, body in branches:
+            for variable in sorted(_reads(body) - outside - local[name]):
+                owners = [other for other, names in local.items() if variable in names]
+                if owners:
+                    raise self.error(
+                        step.name,
+                        f"branch '{name}' reads variable '{variable}', which only branch "
+                        f"'{owners[0]}' defines; a branch's own variables are local to it "
+                        "(assign it before the parallel step and list it in 'shared')",
+                    )
+
     def check_shared(self, step: ParallelStep, outside: set[str]) -> None:
         bodies = [b for _, b in step.branches or []] + ([step.loop.body] if step.loop else [])
         local = {step.loop.value, step.loop.index} if step.loop else set()
@@ -229,6 +257,30 @@ class _Validator:
                         f"variable '{name}' of the enclosing scope is assigned inside the "
                         "parallel step; list it in 'shared' to write it from a branch",
                     )
+
+
+def _reads(block: Block) -> set[str]:
+    """Root names of every variable a block reads (expressions and path assignments)."""
+    names: set[str] = set()
+    for step in _walk(block):
+        for value in _values(step):
+            names.update(value.variables)
+        assigns = [step] if isinstance(step, AssignStep) else []
+        if isinstance(step, SwitchStep):
+            assigns += [c.assign for c in step.conditions if c.assign is not None]
+        for assign in assigns:
+            # `a.b: 1` reads `a` (it must exist); `a: 1` does not.
+            names.update(t.root for t, _ in assign.assignments if t.path)
+    return names
+
+
+def _loop_variables(block: Block) -> set[str]:
+    names: set[str] = set()
+    for step in _walk(block):
+        loop = step.loop if isinstance(step, ForStep | ParallelStep) else None
+        if loop is not None:
+            names.update(n for n in (loop.value, loop.index) if n is not None)
+    return names
 
 
 def _values(step: Step) -> Iterator[CompiledValue]:
@@ -247,7 +299,8 @@ def _values(step: Step) -> Iterator[CompiledValue]:
     elif isinstance(step, ForStep | ParallelStep):
         loop = step.loop
         if loop is not None:
-            yield from (v for v in (loop.items, *(loop.range or ())) if v is not None)
+            bounds = loop.range if isinstance(loop.range, tuple) else (loop.range,)
+            yield from (v for v in (loop.items, *bounds) if v is not None)
         if isinstance(step, ParallelStep) and step.concurrency_limit is not None:
             yield step.concurrency_limit
     elif isinstance(step, RaiseStep | ReturnStep):
@@ -295,18 +348,22 @@ def _walk_loop_level(block: Block) -> Iterator[Step]:
                 yield from _walk_loop_level(child)
 
 
-def _assigned(block: Block, skip: Step | None = None) -> set[str]:
-    """Root names of every variable a block may assign (loop variables excluded)."""
+def _assigned(block: Block, skip: Step | None = None, *, whole: bool = False) -> set[str]:
+    """Root names of every variable a block may assign (loop variables excluded).
+
+    With `whole`, only assignments that create the variable count (`a: 1`, not `a.b: 1`).
+    """
     names: set[str] = set()
     for step in _walk(block, skip):
         if isinstance(step, AssignStep):
-            names.update(t.root for t, _ in step.assignments)
+            names.update(t.root for t, _ in step.assignments if not (whole and t.path))
         elif isinstance(step, CallStep) and step.result:
             names.add(step.result)
         elif isinstance(step, SwitchStep):
             for cond in step.conditions:
                 if cond.assign is not None:
-                    names.update(t.root for t, _ in cond.assign.assignments)
+                    targets = cond.assign.assignments
+                    names.update(t.root for t, _ in targets if not (whole and t.path))
         elif isinstance(step, TryStep) and step.except_as:
             names.add(step.except_as)
     return names
