@@ -109,7 +109,7 @@ def test_unreachable_job_runner_is_retried_then_reraised_unchanged(
     execution = engine.run(
         "run_partition", {"pipeline": "shop_daily", "partition_key": "2024-01-01"}
     )
-    assert "ConnectionError" in execution.error_tags
+    assert "ConnectionFailedError" in execution.error_tags
     assert engine.clock.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]  # type: ignore[attr-defined]
 
 
