@@ -193,12 +193,9 @@ def measure_throughput(http: httpx.Client) -> dict[str, Any]:
 def main() -> None:
     sys.path[:0] = [str(ROOT / "src"), str(ROOT / "services")]
     from dayflow.demo import load_example_data
-    from dayflow.ledger import ensure_table
     from dayflow.local.process import get_free_port, start_process, stop_process
-    from dayflow.local.stack import start_bigquery
+    from dayflow.local.stack import create_warehouse, start_bigquery
     from dayflow.spec import load_spec
-    from dayflow.tables import LEDGER
-    from dayflow.warehouse import make_bigquery_client
 
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         state = Path(tmp)
@@ -206,9 +203,7 @@ def main() -> None:
         try:
             load_example_data(bigquery_url)
             spec_path = write_bench_spec(state)
-            env = load_spec(spec_path).get_environment("local")
-            with make_bigquery_client("local", bigquery_url) as client:
-                ensure_table(client, "local", env.get_dataset_id(LEDGER.dataset), LEDGER)
+            create_warehouse(load_spec(spec_path), bigquery_url)  # datasets, as infra creates
             port = get_free_port()
             proc = start_process(
                 "job_runner",
@@ -220,6 +215,8 @@ def main() -> None:
                     "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'services'}",
                     "JOB_RUNNER_SPEC_PATH": str(spec_path),
                     "JOB_RUNNER_BIGQUERY_ENDPOINT": bigquery_url,
+                    # All 60 health-probe runs execute at once (the run pool's size).
+                    "JOB_RUNNER_MAX_CONCURRENT_RUNS": "60",
                 },
             )  # fmt: skip
             try:
