@@ -12,8 +12,7 @@ from tests.workflows.conftest import Backfills, write_faults
 
 pytestmark = pytest.mark.emulator
 
-# 12 days x 3 jobs: enough waves for 4 partitions in flight, cheap enough for every run.
-START, END = "2024-01-01", "2024-01-12"
+START, END = "2024-01-01", "2024-01-30"
 JOBS = {"dim_customers", "mart_daily_sales", "stg_orders"}
 
 
@@ -32,26 +31,26 @@ def test_backfill_keeps_at_most_concurrency_partitions_in_flight_and_then_has_no
     )
     assert backfills.get_stats()["max_runs_in_flight"] == 0  # a dry run calls no POST /runs
     assert (plan["partitions"], plan["partition_jobs"], plan["planned_keys"]) == (
-        12,
-        36,
+        30,
+        90,
         keys(START, END),
     )
 
     summary = backfills.backfill(
-        pipeline="shop_daily", start=START, end=END, concurrency=4, backfill_id="bf-12-days"
+        pipeline="shop_daily", start=START, end=END, concurrency=4, backfill_id="bf-30-days"
     )
 
     stats = backfills.get_stats()
     assert summary == {
-        "backfill_id": "bf-12-days",
+        "backfill_id": "bf-30-days",
         "pipeline": "shop_daily",
         "dry_run": False,
         "order": "asc",
         "only": "all",
         "chunks": 1,
-        "partitions": 12,
-        "partition_jobs": 36,
-        "succeeded": 12,
+        "partitions": 30,
+        "partition_jobs": 90,
+        "succeeded": 30,
         "failed": 0,
         "failed_keys": [],
         "skipped": 0,
@@ -65,7 +64,7 @@ def test_backfill_keeps_at_most_concurrency_partitions_in_flight_and_then_has_no
         for jobs in states.values()
     )
     steps = backfills.steps_of_last_backfill(children=1)
-    assert steps / 36 <= 6  # billed steps per partition-job
+    assert steps / 90 <= 6  # billed steps per partition-job
     assert abs(plan["estimated_steps"] - steps) <= 0.05 * steps
 
     backfills.get_stats(reset=True)
@@ -74,7 +73,7 @@ def test_backfill_keeps_at_most_concurrency_partitions_in_flight_and_then_has_no
     )
 
     assert (again["partitions"], again["succeeded"], again["failed"]) == (0, 0, 0)
-    assert (again["skipped"], again["skipped_keys"]) == (12, keys(START, END))
+    assert (again["skipped"], again["skipped_keys"]) == (30, keys(START, END))
     assert backfills.get_stats()["max_runs_in_flight"] == 0  # no POST /runs at all
 
 
@@ -141,7 +140,7 @@ def test_dry_run_splits_a_range_into_chunks_planned_in_the_requested_order(
         pipeline="shop_daily", start=START, end=END, order="desc", chunk_size=7, dry_run=True
     )
 
-    assert (plan["chunks"], plan["partitions"], plan["skipped"]) == (2, 12, 0)
+    assert (plan["chunks"], plan["partitions"], plan["skipped"]) == (5, 30, 0)
     assert plan["planned_keys"] == keys(START, END)[::-1]
     assert backfills.get_stats()["max_runs_in_flight"] == 0
     too_big = backfills.run(
