@@ -25,45 +25,18 @@ PIPELINES = ("shop_daily", "shop_events")
 WEEK = [f"2024-01-{day:02d}" for day in range(1, 8)]
 RERUN = ["2024-01-03", "2024-01-05"]
 
-RAW_SCHEMAS = {
-    "orders": [
-        ("order_id", "STRING"),
-        ("customer_id", "STRING"),
-        ("status", "STRING"),
-        ("amount", "FLOAT64"),
-        ("currency", "STRING"),
-        ("order_ts", "TIMESTAMP"),
-    ],
-    "customers": [
-        ("customer_id", "STRING"),
-        ("name", "STRING"),
-        ("country", "STRING"),
-        ("segment", "STRING"),
-        ("updated_at", "TIMESTAMP"),
-    ],
-}
-
 
 def load_example_data(bigquery_endpoint: str, project: str = "local") -> dict[str, int]:
-    """Load transform/seed/*.jsonl into raw.orders and raw.customers (replacing them)."""
-    from google.cloud import bigquery
-
+    """Seed the example spec's source tables (raw.orders, raw.customers) into an emulator."""
+    from dayflow.seed import seed_sources
+    from dayflow.spec import load_spec
     from dayflow.warehouse import make_bigquery_client
 
-    counts = {}
+    spec = load_spec(ROOT / "dayflow.yaml")
+    if project != spec.get_environment("local").gcp_project:
+        raise ValueError(f"project {project!r} is not the example's local gcp_project")
     with make_bigquery_client(project, bigquery_endpoint) as client:
-        client.create_dataset(f"{project}.raw", exists_ok=True)
-        for name, schema in RAW_SCHEMAS.items():
-            lines = (ROOT / "transform" / "seed" / f"{name}.jsonl").read_text().splitlines()
-            config = bigquery.LoadJobConfig(
-                schema=[bigquery.SchemaField(n, t) for n, t in schema],
-                write_disposition="WRITE_TRUNCATE",
-            )
-            table_id = f"{project}.raw.{name}"
-            rows = [json.loads(line) for line in lines]
-            client.load_table_from_json(rows, table_id, job_config=config).result()
-            counts[name] = client.get_table(table_id).num_rows or 0
-    return counts
+        return seed_sources(spec, "local", client)
 
 
 def dayflow(*args: str, capture: bool = False) -> str:
@@ -116,9 +89,7 @@ def main() -> None:
     dayflow("validate")
     dayflow("local", "up", "--fresh")
     try:
-        stack = json.loads((Path(".dayflow") / "stack.json").read_text())
-        counts = load_example_data(stack["bigquery_endpoint"])
-        console.print(f"loaded example data: {counts}")
+        dayflow("seed")
         for topic in ("customers", "orders"):
             dayflow("publish", topic, "--file", f"transform/events/{topic}.jsonl", "--wait")
         for pipeline in PIPELINES:

@@ -25,6 +25,7 @@ from pydantic import (
 
 from dayflow.errors import SpecError
 from dayflow.partitions import Granularity, PartitionScheme
+from dayflow.spec_sources import Source, check_sources
 
 EnvironmentName = Literal["local", "dev", "prod"]
 
@@ -274,16 +275,6 @@ class Topic(_Model):
     ingest_dataset: Identifier = "ingest"
 
 
-class Source(_Model):
-    """A dataset that exists outside dayflow (loaded by another system) and that jobs read.
-
-    Each environment reads it in its own `gcp_project`, under its own name (no dataset
-    prefix). Infra grants read access on it and never creates nor deletes it.
-    """
-
-    description: str = Field(min_length=1)
-
-
 class Spec(_Model):
     """A whole `dayflow.yaml`."""
 
@@ -425,6 +416,7 @@ def check_spec(spec: Spec) -> list[str]:
     from dayflow.spec_datasets import check_datasets  # it imports this module
 
     problems += check_datasets(spec)
+    problems += check_sources(spec)
     for topic_name, topic in spec.topics.items():
         for field in [*topic.key, topic.event_time]:
             if field not in topic.fields:

@@ -1,0 +1,103 @@
+"""`dayflow seed`: load the declared seed files of source tables, with their declared schemas.
+
+Each table is replaced by one load job (WRITE_TRUNCATE on the plain table id: the local
+emulator mistakes a `$` partition decorator for part of the table name, see LOCAL_STACK.md),
+so seeding twice leaves one copy. The row count is checked after each load.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dayflow.errors import UserError, WarehouseError
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+    from dayflow.spec import Spec
+    from dayflow.spec_sources import SourceTable
+
+
+def get_seeded_tables(spec: Spec, only: list[str] | None = None) -> dict[str, SourceTable]:
+    """The declared tables with a seed file, as `source.table`, narrowed to `only` if given."""
+    seeded = {
+        f"{name}.{table_name}": table
+        for name, source in spec.sources.items()
+        for table_name, table in source.tables.items()
+        if table.seed is not None
+    }
+    if only is None:
+        return seeded
+    for wanted in only:
+        if wanted not in seeded:
+            raise UserError(
+                f"--table {wanted!r} is not a source table with a seed file "
+                f"(expected one of: {', '.join(seeded) or 'none declared'})"
+            )
+    return {name: seeded[name] for name in dict.fromkeys(only)}
+
+
+def count_rows(path: Path) -> int:
+    """Rows in a seed file: CSV records after the header row, or non-blank JSONL lines."""
+    if path.suffix == ".csv":
+        with path.open(newline="") as f:
+            return max(sum(1 for row in csv.reader(f) if row) - 1, 0)
+    with path.open() as f:
+        return sum(1 for line in f if line.strip())
+
+
+def seed_sources(
+    spec: Spec,
+    env: str,
+    client: bigquery.Client,
+    only: list[str] | None = None,
+) -> dict[str, int]:
+    """Load each declared seed file into its source table (replacing it); rows per table.
+
+    Locally the source datasets are created; in dev and prod they exist outside dayflow, and a
+    missing one is an error. `only` narrows to tables named `source.table`.
+    """
+    from google.api_core.exceptions import BadRequest, NotFound
+    from google.cloud import bigquery
+
+    project = spec.get_environment(env).gcp_project
+    counts: dict[str, int] = {}
+    for name, table in get_seeded_tables(spec, only).items():
+        dataset = name.partition(".")[0]
+        if env == "local":
+            client.create_dataset(f"{project}.{dataset}", exists_ok=True)
+        path = spec.root / str(table.seed)
+        config = bigquery.LoadJobConfig(
+            schema=[bigquery.SchemaField(c, t) for c, t in table.columns.items()],
+            write_disposition="WRITE_TRUNCATE",
+        )
+        if path.suffix == ".csv":
+            config.source_format = "CSV"
+            config.skip_leading_rows = 1
+        else:
+            config.source_format = "NEWLINE_DELIMITED_JSON"
+        table_id = f"{project}.{name}"
+        try:
+            with path.open("rb") as f:
+                client.load_table_from_file(f, table_id, job_config=config).result()
+        except NotFound as err:
+            raise UserError(
+                f"cannot load {table_id}: {err.message} (expected source dataset {dataset!r} "
+                f"to exist in {project}; dayflow creates sources only locally)"
+            ) from None
+        except BadRequest as err:
+            raise UserError(
+                f"cannot load {table.seed} into {table_id}: {err.message} "
+                "(expected rows matching the declared columns)"
+            ) from None
+        expected = count_rows(path)
+        rows = client.get_table(table_id).num_rows or 0
+        if rows != expected:
+            raise WarehouseError(
+                f"{table_id} has {rows} rows after loading {table.seed} (expected {expected})",
+                transient=False,
+            )
+        counts[name] = rows
+    return counts
