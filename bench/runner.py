@@ -52,6 +52,10 @@ def write_bench_spec(directory: Path) -> Path:
         for job in pipeline["jobs"].values():
             if "sql" in job:
                 job["sql"] = str(ROOT / job["sql"])
+    for source in spec.get("sources", {}).values():  # seed files, for load_example_data
+        for table in (source.get("tables") or {}).values():
+            if table.get("seed"):
+                table["seed"] = str(ROOT / table["seed"])
     path = directory / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -29,16 +30,27 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     stop_process("bigquery", state)
 
 
-def write_spec(tmp_path: Path, **local_env: object) -> Path:
-    """A copy of the example spec whose local environment has its own dataset prefix."""
-    spec = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
-    spec["environments"]["local"].update(
-        {"dataset_prefix": f"t{uuid.uuid4().hex[:8]}_", **local_env}
-    )
+def read_example_spec() -> dict[str, Any]:
+    """The example spec as a dict, its files (SQL, seeds) named by absolute path, so that a copy
+    written anywhere else still finds them."""
+    spec: dict[str, Any] = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
     for pipeline in spec["pipelines"].values():
         for job in pipeline["jobs"].values():
             if "sql" in job:
                 job["sql"] = str(ROOT / job["sql"])
+    for source in spec.get("sources", {}).values():
+        for table in (source.get("tables") or {}).values():
+            if table.get("seed"):
+                table["seed"] = str(ROOT / table["seed"])
+    return spec
+
+
+def write_spec(tmp_path: Path, **local_env: object) -> Path:
+    """A copy of the example spec whose local environment has its own dataset prefix."""
+    spec = read_example_spec()
+    spec["environments"]["local"].update(
+        {"dataset_prefix": f"t{uuid.uuid4().hex[:8]}_", **local_env}
+    )
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -9,18 +9,15 @@ import yaml
 
 from dayflow.errors import SpecError
 from dayflow.spec import load_spec
+from tests.conftest import read_example_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR = "dayflow-operator@acme-shop-dev.iam.gserviceaccount.com"
 
 
 def spec_with(tmp_path: Path, account: str) -> Path:
-    spec = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+    spec = read_example_spec()
     spec["environments"]["dev"]["impersonate_service_account"] = account
-    for pipeline in spec["pipelines"].values():
-        for job in pipeline["jobs"].values():
-            if "sql" in job:
-                job["sql"] = str(ROOT / job["sql"])
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
