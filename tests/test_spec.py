@@ -196,3 +196,14 @@ def test_a_bad_source_is_one_line_naming_it(
     assert code == 2
     assert len(lines) == 1, lines
     assert expected in lines[0], lines[0]
+
+
+def test_a_job_kind_the_job_runner_cannot_run_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = example()
+    jobs(spec)["hook"] = {"kind": "http", "url": "https://example.com/hook"}
+    code, lines = validate(tmp_path, spec, monkeypatch, capsys)
+    assert code == 2
+    assert len(lines) == 1, lines
+    assert "pipelines.shop_daily.jobs.hook.kind: kind 'http' cannot run in this release (expected bigquery_sql, dedup, dbt or dataform)" in lines[0]  # fmt: skip

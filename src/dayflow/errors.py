@@ -48,10 +48,6 @@ class UnavailableError(DayflowError):
     answer; the same request may succeed later (HTTP 503)."""
 
 
-class JobNotRunnableError(UserError):
-    """A job kind that cannot run in this build or environment."""
-
-
 class TransformError(UserError):
     """A dbt or Dataform job cannot run: a bad project, bad vars or a bad selection.
 

@@ -403,6 +403,13 @@ def check_spec(spec: Spec) -> list[str]:
                     "a merge matches keys across the whole table "
                     "(expected require_partition_filter: false)"
                 )
+            if isinstance(job, HttpJob):
+                # Refused until the job-runner can execute it (issue 14): a spec never accepts a
+                # job that would only fail at run time.
+                problems.append(
+                    f"{where}.jobs.{job_name}.kind: kind 'http' cannot run in this release "
+                    "(expected bigquery_sql, dedup, dbt or dataform)"
+                )
             if isinstance(job, BigQuerySqlJob) and not (spec.root / job.sql).is_file():
                 problems.append(f"{where}.jobs.{job_name}.sql: file {job.sql!r} not found")
             if isinstance(job, DedupJob) and job.topic not in spec.topics:

@@ -76,12 +76,6 @@ def write_spec(folder: Path, num_pipelines: int, num_topics: int = 10) -> Path:
                 "writes": ["mart", "dataform_assertions"],
                 "reads": ["semantic"],
             }
-        elif i % 10 == 7:
-            jobs["notify"] = {
-                "kind": "http",
-                "url": "https://example.com/hook",
-                "depends_on": ["dedup"],
-            }
         pipelines[f"pipeline_{i}"] = {
             "granularity": "hour" if hourly else "day",
             "timezone": ["Europe/Stockholm", "UTC", "America/New_York"][i % 3],

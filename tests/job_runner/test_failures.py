@@ -36,7 +36,6 @@ def broken_runner(tmp_path: Path, bigquery_endpoint: str):  # type: ignore[no-un
         "sql": str(outside_sql),
         "destination": {"dataset": "staging", "table": "outside", "partition_field": "d"},
     }
-    jobs["later"] = {"kind": "http", "url": "https://example.com/hook"}
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     create_warehouse(load_spec(spec_path), bigquery_endpoint)
     with (
@@ -74,16 +73,3 @@ def test_rows_outside_the_partition_fail_the_run_and_write_nothing(
     )
     assert response.status_code == 422
     assert "every row must fall in the partition being written" in response.json()["detail"]
-
-
-def test_job_kinds_not_yet_runnable_say_so(broken_runner: httpx.Client) -> None:
-    response = broken_runner.post(
-        "/runs", json={"pipeline": "shop_daily", "job": "later", "partition_key": "2024-01-02"}
-    )
-    assert response.status_code == 422
-    assert "not yet runnable" in response.json()["detail"]
-    # Refused before anything is written: the ledger holds no row for it.
-    status = broken_runner.get(
-        "/runs", params={"pipeline": "shop_daily", "start": "2024-01-02", "end": "2024-01-02"}
-    ).json()
-    assert "later" not in status["partitions"][0]["jobs"]

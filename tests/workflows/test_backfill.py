@@ -161,7 +161,18 @@ def test_hourly_range_is_chunked_by_whole_local_days_and_skips_the_hour_dst_remo
         "timezone": "Europe/Stockholm",
         "schedule": "15 * * * *",
         "start": "2024-01-01T00",
-        "jobs": {"load": {"kind": "http", "url": "https://example.com/load"}},
+        "jobs": {
+            "load": {
+                "kind": "dedup",
+                "topic": "orders",
+                "destination": {
+                    "dataset": "semantic",
+                    "table": "orders_hourly",
+                    "partition_field": "event_time",
+                    "partition_type": "TIMESTAMP",
+                },
+            }
+        },
     }
     backfills = make_backfills("runner", pipelines={"events_hourly": hourly})
 

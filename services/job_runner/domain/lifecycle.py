@@ -149,7 +149,6 @@ class RunLifecycle:
         pipeline, job = self.runner.get_job(request.pipeline, request.job)
         # Every check before the first ledger row: a bad key writes nothing.
         check_partition_key(request.pipeline, pipeline, request.partition_key)
-        self.runner.check_runnable(request.job, job)
         day = self.runner.get_partition_date(pipeline, request.partition_key)
         with self._lock:
             ticket = self._find_active(request)

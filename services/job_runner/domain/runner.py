@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from dayflow.errors import JobNotRunnableError, NotFoundError, UserError, WarehouseError
+from dayflow.errors import NotFoundError, UserError, WarehouseError
 from dayflow.ledger import RunLedger, RunRecord, get_run_id
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import (
@@ -301,16 +301,7 @@ class JobRunner:
             )  # fmt: skip
         if isinstance(job, DbtJob | DataformJob):
             return self._run_transform(job, partition)
-        self.check_runnable(job_name, job)
-        raise AssertionError(f"no executor for runnable kind {job.kind!r}")
-
-    def check_runnable(self, job_name: str, job: Job) -> None:
-        """Refuse a job kind this job-runner cannot execute, before anything is written."""
-        if not isinstance(job, BigQuerySqlJob | DedupJob | DbtJob | DataformJob):
-            raise JobNotRunnableError(
-                f"job {job_name!r} has kind {job.kind!r}, which is not yet runnable "
-                "(expected bigquery_sql, dedup, dbt or dataform)"
-            )
+        raise AssertionError(f"job {job_name!r} has kind {job.kind!r}, which the spec refuses")
 
     def _run_transform(self, job: DbtJob | DataformJob, partition: Partition) -> WriteStats:
         from dayflow.transforms.partition_vars import PartitionVars
