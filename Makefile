@@ -26,7 +26,7 @@ UV_COMPILE := --universal --python-version 3.13 --generate-hashes --quiet --cust
 # without them the versions already in the lock are kept where pyproject.toml still allows them.
 LOCK_FLAGS ?=
 # The example Dataform project's CLI and core, pinned in its package.json and package-lock.json.
-DATAFORM_DIR := transform/dataform
+DATAFORM_DIR := examples/shop/transform/dataform
 DATAFORM_STAMP := $(DATAFORM_DIR)/node_modules/.installed
 
 # A Python 3.13: python3.13 on PATH if it runs (a pyenv shim refuses unless 3.13 is selected), else pyenv's.
@@ -75,10 +75,11 @@ $(DATAFORM_STAMP): $(DATAFORM_DIR)/package.json $(DATAFORM_DIR)/package-lock.jso
 lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/yamllint -s workflows/
+	$(VENV)/bin/yamllint -s src/dayflow/workflows/
 
 typecheck: venv
-	$(VENV)/bin/mypy src services infra functions/ingest_events
+	$(VENV)/bin/mypy src services examples
+	cd src/dayflow/functions/ingest_events && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml .
 
 # Two workers (pytest-xdist), one per core: the tests mostly wait on emulators and subprocesses.
 # `--dist loadfile` keeps each file on one worker, so module fixtures (dbt marts, stacks) are
@@ -99,7 +100,7 @@ image:
 	docker build -f services/job_runner/Dockerfile -t dayflow-job-runner .
 
 demo: venv
-	$(PY) -m dayflow.demo
+	cd examples/shop && ../../$(PY) demo.py
 
 clean:
 	rm -rf $(VENV) .dayflow .mypy_cache .pytest_cache .ruff_cache

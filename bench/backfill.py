@@ -26,10 +26,12 @@ from typing import Any
 
 import httpx
 
+from dayflow.package_files import get_workflows_dir
 from dayflow.partitions import Order, PartitionKeyRange
 from dayflow.planning import Only, plan_partitions
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "shop"
 FIVE_JOBS = {
     "extract": {"kind": "http", "url": "https://example.com/extract"},
     "stage_a": {"kind": "http", "url": "https://example.com/a", "depends_on": ["extract"]},
@@ -46,7 +48,7 @@ def create_stub_app() -> Any:
     from dayflow.spec import Pipeline, load_spec
 
     pipelines = {
-        "shop_daily": load_spec(ROOT / "dayflow.yaml").get_pipeline("shop_daily"),
+        "shop_daily": load_spec(EXAMPLE / "dayflow.yaml").get_pipeline("shop_daily"),
         "five_jobs": Pipeline.model_validate(
             {
                 "granularity": "day",
@@ -144,7 +146,7 @@ def main() -> None:
             engine = WorkflowEngine(
                 clock=FakeClock(), http_client=client, limits=Limits(), env={"JOB_RUNNER_URL": url}
             )
-            engine.deploy_directory(ROOT / "workflows")
+            engine.deploy_directory(get_workflows_dir())
             small = _run(
                 engine,
                 {"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-30",

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "shop"
 sys.path.insert(0, str(ROOT / "src"))
 
 from dayflow.ingest_config import get_ingest_env, write_ingest_config  # noqa: E402
@@ -181,7 +182,7 @@ def main() -> None:
     port = get_free_port()
     bigquery_url = start_bigquery(work, port)
     try:
-        spec_path = ROOT / "dayflow.yaml"
+        spec_path = EXAMPLE / "dayflow.yaml"
         cold, bare, cold_runs, bare_runs = measure_cold_starts(spec_path, work, bigquery_url)
         rate, path = measure_throughput(spec_path, work, bigquery_url)
     finally:

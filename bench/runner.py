@@ -33,6 +33,7 @@ import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "shop"
 PIPELINE = "shop_daily"
 JOBS = ("stg_orders", "dim_customers", "mart_daily_sales")
 # Where the example data lies (transform/seed: 2023-12-31 .. 2024-02-14).
@@ -45,17 +46,17 @@ TERMINAL = {"succeeded", "failed"}
 def write_bench_spec(directory: Path) -> Path:
     """The example spec with its own dataset prefix, and a start early enough that the largest
     allowed range is the cap, not the pipeline's age."""
-    spec = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+    spec = yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
     spec["environments"]["local"]["dataset_prefix"] = f"b{uuid.uuid4().hex[:8]}_"
     spec["pipelines"][PIPELINE]["start"] = "2010-01-01"
     for pipeline in spec["pipelines"].values():
         for job in pipeline["jobs"].values():
             if "sql" in job:
-                job["sql"] = str(ROOT / job["sql"])
+                job["sql"] = str(EXAMPLE / job["sql"])
     for source in spec.get("sources", {}).values():  # seed files, for load_example_data
         for table in (source.get("tables") or {}).values():
             if table.get("seed"):
-                table["seed"] = str(ROOT / table["seed"])
+                table["seed"] = str(EXAMPLE / table["seed"])
     path = directory / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -28,6 +28,7 @@ from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.warehouse import make_bigquery_client
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "shop"
 DAYS = 4
 ORDERS_PER_DAY = 500
 CUSTOMERS = 200
@@ -81,7 +82,7 @@ def measure(tool: str, endpoint: str) -> list[float]:
     for day in range(DAYS):
         key = (FIRST_DAY + timedelta(days=day)).isoformat()
         common = {
-            "spec_root": ROOT,
+            "spec_root": EXAMPLE,
             "partition": PartitionVars.for_partition(SCHEME, key),
             "project": "local",
             "dataset_prefix": "",

@@ -12,11 +12,25 @@ from typing import Any
 import pytest
 import yaml
 
-from dayflow.demo import load_example_data
 from dayflow.local.process import get_free_port, stop_process
 from dayflow.local.stack import start_bigquery
 
 ROOT = Path(__file__).resolve().parents[1]
+# The example project (examples/shop): the spec, SQL, seeds and transforms the tests exercise.
+EXAMPLE = ROOT / "examples" / "shop"
+
+
+def load_example_data(bigquery_endpoint: str) -> dict[str, int]:
+    """Seed the example spec's source tables (raw.orders, raw.customers) into an emulator."""
+    from dayflow.seed import seed_sources
+    from dayflow.spec import load_spec
+    from dayflow.warehouse import make_bigquery_client
+
+    spec = load_spec(EXAMPLE / "dayflow.yaml")
+    with make_bigquery_client(
+        spec.get_environment("local").gcp_project, bigquery_endpoint
+    ) as client:
+        return seed_sources(spec, "local", client)
 
 
 @pytest.fixture(scope="session")
@@ -33,15 +47,15 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def read_example_spec() -> dict[str, Any]:
     """The example spec as a dict, its files (SQL, seeds) named by absolute path, so that a copy
     written anywhere else still finds them."""
-    spec: dict[str, Any] = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+    spec: dict[str, Any] = yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
     for pipeline in spec["pipelines"].values():
         for job in pipeline["jobs"].values():
             if "sql" in job:
-                job["sql"] = str(ROOT / job["sql"])
+                job["sql"] = str(EXAMPLE / job["sql"])
     for source in spec.get("sources", {}).values():
         for table in (source.get("tables") or {}).values():
             if table.get("seed"):
-                table["seed"] = str(ROOT / table["seed"])
+                table["seed"] = str(EXAMPLE / table["seed"])
     return spec
 
 

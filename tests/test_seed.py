@@ -19,6 +19,7 @@ from dayflow.spec import Spec, load_spec
 from dayflow.warehouse import make_bigquery_client
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "shop"
 
 
 def write_source_spec(tmp_path: Path, tables: dict[str, Any], dataset: str = "raw") -> Path:
@@ -72,7 +73,7 @@ def test_a_bad_source_table_is_one_line_naming_its_field(
 
 
 def test_the_example_declares_its_raw_tables_with_seed_files() -> None:
-    raw = load_spec(ROOT / "dayflow.yaml").sources["raw"]
+    raw = load_spec(EXAMPLE / "dayflow.yaml").sources["raw"]
     assert raw.tables["orders"].columns["order_ts"] == "TIMESTAMP"
     assert raw.tables["customers"].seed == "transform/seed/customers.jsonl"
 

@@ -12,10 +12,11 @@ from dayflow.errors import SpecError
 from dayflow.spec import DbtJob, find_cycle, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "shop"
 
 
 def example() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+    return yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
 
 
 def validate(
@@ -23,7 +24,7 @@ def validate(
 ) -> tuple[int, list[str]]:  # type: ignore[type-arg]
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "transform").symlink_to(ROOT / "transform")
+    (tmp_path / "transform").symlink_to(EXAMPLE / "transform")
     monkeypatch.setattr(sys, "argv", ["dayflow", "validate", "--spec", str(path)])
     with pytest.raises(SystemExit) as exited:
         main()
@@ -35,7 +36,7 @@ def jobs(spec: dict) -> dict:  # type: ignore[type-arg]
 
 
 def test_example_spec_is_valid() -> None:
-    spec = load_spec(ROOT / "dayflow.yaml")
+    spec = load_spec(EXAMPLE / "dayflow.yaml")
     assert list(spec.pipelines["shop_daily"].jobs) == [
         "stg_orders",
         "dim_customers",
@@ -123,7 +124,7 @@ def test_merge_destination_must_not_require_partition_filter(tmp_path: Path) -> 
     jobs(spec)["dim_customers"]["destination"]["require_partition_filter"] = True
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "transform").symlink_to(ROOT / "transform")
+    (tmp_path / "transform").symlink_to(EXAMPLE / "transform")
     with pytest.raises(SpecError, match="expected require_partition_filter: false"):
         load_spec(path)
 
@@ -138,7 +139,7 @@ def events_jobs(spec: dict) -> dict:  # type: ignore[type-arg]
 
 
 def test_example_declares_its_source_dataset_and_what_dbt_reads() -> None:
-    spec = load_spec(ROOT / "dayflow.yaml")
+    spec = load_spec(EXAMPLE / "dayflow.yaml")
     assert list(spec.sources) == ["raw"]
     assert spec.sources["raw"].description
     dbt = spec.pipelines["shop_events"].jobs["mart_dbt"]
@@ -163,7 +164,7 @@ def test_a_transform_may_read_a_declared_source(tmp_path: Path) -> None:
     events_jobs(spec)["mart_dbt"]["reads"] = ["semantic", "raw"]
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "transform").symlink_to(ROOT / "transform")
+    (tmp_path / "transform").symlink_to(EXAMPLE / "transform")
     dbt = load_spec(path).pipelines["shop_events"].jobs["mart_dbt"]
     assert isinstance(dbt, DbtJob) and dbt.reads == ["semantic", "raw"]
 

@@ -32,11 +32,12 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT, Server, write_spec
+from dayflow.package_files import get_ingest_function_dir, get_workflows_dir
+from tests.conftest import EXAMPLE, Server, write_spec
 from tests.iam.recorder import HttpCall, Recording, recording_proxies
 
-WORKFLOWS_DIR = ROOT / "workflows"
-FUNCTION_SOURCE = ROOT / "functions" / "ingest_events" / "main.py"
+WORKFLOWS_DIR = get_workflows_dir()
+FUNCTION_SOURCE = get_ingest_function_dir() / "main.py"
 PARTITION_KEY = "2024-01-05"
 # The identities whose calls are recorded, named as infra names their service accounts
 # (`infra/components/service_accounts.py`); workflows get `wf-<stem>` there too.
@@ -70,7 +71,7 @@ def workflow_identity(stem: str) -> str:
 def get_dataform_project() -> Path:
     """transform/dataform; in a git worktree whose node_modules links to another checkout's,
     that checkout's project (Node resolves the CLI's dependencies from the real path)."""
-    return (ROOT / "transform" / "dataform" / "node_modules").resolve().parent
+    return (EXAMPLE / "transform" / "dataform" / "node_modules").resolve().parent
 
 
 def write_iam_spec(folder: Path) -> Path:
@@ -78,7 +79,7 @@ def write_iam_spec(folder: Path) -> Path:
     path = write_spec(folder)
     spec = yaml.safe_load(path.read_text())
     jobs = spec["pipelines"]["shop_events"]["jobs"]
-    jobs["mart_dbt"]["project_dir"] = str(ROOT / "transform" / "dbt")
+    jobs["mart_dbt"]["project_dir"] = str(EXAMPLE / "transform" / "dbt")
     jobs["mart_dataform"] = {
         "kind": "dataform",
         "project_dir": str(get_dataform_project()),
@@ -94,10 +95,10 @@ def write_iam_spec(folder: Path) -> Path:
 
 def create_infra_warehouse(spec_path: Path, bigquery_endpoint: str) -> None:
     """Create what `pulumi up` creates in BigQuery: infra's datasets and owned tables."""
+    from dayflow.infra import catalog
     from dayflow.ledger import ensure_table
     from dayflow.spec import load_spec
     from dayflow.warehouse import make_bigquery_client
-    from infra import catalog
 
     spec = load_spec(spec_path)
     environment = spec.get_environment("local")
@@ -110,7 +111,7 @@ def create_infra_warehouse(spec_path: Path, bigquery_endpoint: str) -> None:
 
 def _events(topic: str, count: int) -> list[dict[str, Any]]:
     """The first `count` events of `topic` updated on PARTITION_KEY (transform/events)."""
-    lines = (ROOT / "transform" / "events" / f"{topic}.jsonl").read_text().splitlines()
+    lines = (EXAMPLE / "transform" / "events" / f"{topic}.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
     return [e for e in events if e["updated_at"].startswith(PARTITION_KEY)][:count]
 

@@ -23,10 +23,12 @@ import pulumi
 import yaml
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
 
+from dayflow import package_files
 from tests.infra.generated_spec import write_spec  # noqa: F401  (re-exported for tests and bench/infra.py)
 
 ROOT = Path(__file__).resolve().parents[2]
-MAIN = ROOT / "infra" / "__main__.py"
+EXAMPLE = ROOT / "examples" / "shop"
+MAIN = EXAMPLE / "infra" / "__main__.py"
 PROJECT_NUMBER = "123456789012"
 COMPONENT_PREFIX = "dayflow:infra:"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -197,7 +199,7 @@ Deploy = Callable[..., Deployment]
 
 def read_stack_config(stack: str) -> dict[str, Any]:
     """The `config:` of `Pulumi.<stack>.yaml`, as typed YAML values."""
-    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    raw = yaml.safe_load((EXAMPLE / f"Pulumi.{stack}.yaml").read_text())
     return dict(raw.get("config") or {})
 
 
@@ -324,7 +326,7 @@ def write_files(folder: Path, files: Mapping[str, str]) -> Path:
 
 def get_workflows_dir(tmp: Path) -> Path:
     """The repo's `workflows/` once it holds `run_partition`, else a fixture folder."""
-    real = ROOT / "workflows"
+    real = package_files.get_workflows_dir()
     if (real / "run_partition.workflows.yaml").is_file():
         return real
     return write_files(tmp / "workflows", FIXTURE_WORKFLOWS)
@@ -332,7 +334,7 @@ def get_workflows_dir(tmp: Path) -> Path:
 
 def get_function_dir(tmp: Path) -> Path:
     """The repo's `functions/ingest_events` once it has a main.py, else a fixture folder."""
-    real = ROOT / "functions" / "ingest_events"
+    real = package_files.get_ingest_function_dir()
     if (real / "main.py").is_file():
         return real
     return write_files(tmp / "functions" / "ingest_events", FIXTURE_FUNCTION)

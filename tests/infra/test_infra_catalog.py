@@ -7,21 +7,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pulumi_harness import ROOT, write_files, write_spec
+from pulumi_harness import write_files, write_spec
 
-from dayflow.semantic import get_semantic_table
-from dayflow.spec import DedupJob, load_spec
-from infra import catalog
-from infra.naming import (
+from dayflow.infra import catalog
+from dayflow.infra.naming import (
     ServiceNameError,
     check_service_name,
     get_account_id,
     get_service_name,
     get_workflow_name,
 )
-from infra.source_archive import build_source_archive
+from dayflow.infra.source_archive import build_source_archive
+from dayflow.semantic import get_semantic_table
+from dayflow.spec import DedupJob, load_spec
+from tests.conftest import EXAMPLE as EXAMPLE_DIR
 
-EXAMPLE = load_spec(ROOT / "dayflow.yaml")
+EXAMPLE = load_spec(EXAMPLE_DIR / "dayflow.yaml")
 
 
 def test_example_owns_the_ledger_ingest_and_dead_letter_tables() -> None:

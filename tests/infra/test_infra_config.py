@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pulumi_harness import ROOT, Deploy, Deployment, T, write_files
+from pulumi_harness import EXAMPLE, ROOT, Deploy, Deployment, T, write_files
 
-from infra.config import StackConfigError
+from dayflow.infra.config import StackConfigError
 
-PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+PROJECT_FILE = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
 
 
 def test_project_file_runs_the_infra_folder_with_the_project_virtualenv() -> None:
@@ -25,7 +25,7 @@ def test_project_file_runs_the_infra_folder_with_the_project_virtualenv() -> Non
 
 def test_every_config_key_read_by_the_program_is_declared_with_a_description() -> None:
     declared = PROJECT_FILE["config"]
-    source = "\n".join(p.read_text() for p in (ROOT / "infra").rglob("*.py"))
+    source = "\n".join(p.read_text() for p in (ROOT / "src" / "dayflow" / "infra").rglob("*.py"))
     read = set(re.findall(r'config\.(?:get\w*|require\w*)\(\s*"(\w+)"', source))
     read |= set(re.findall(r'_get_\w+\(config, "(\w+)"', source))
     assert read == set(declared)
@@ -37,7 +37,7 @@ def test_every_config_key_read_by_the_program_is_declared_with_a_description() -
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_stack_files_set_only_declared_keys(stack: str) -> None:
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = yaml.safe_load((EXAMPLE / f"Pulumi.{stack}.yaml").read_text())["config"]
     project_keys = {k.split(":", 1)[1] for k in config if k.startswith("dayflow:")}
     assert project_keys <= set(PROJECT_FILE["config"])
     assert config["dayflow:environment"] == stack
@@ -123,10 +123,10 @@ def test_schedules_run_in_the_stack_region_when_scheduler_is_there(
     deploy: Deploy, tmp_path: Path
 ) -> None:
     # https://cloud.google.com/scheduler/docs/locations lists us-central1.
-    spec = (ROOT / "dayflow.yaml").read_text().replace("europe-north1", "us-central1")
+    spec = (EXAMPLE / "dayflow.yaml").read_text().replace("europe-north1", "us-central1")
     path = write_files(tmp_path, {"dayflow.yaml": spec}) / "dayflow.yaml"
     for name in ("transform",):
-        (tmp_path / name).symlink_to(ROOT / name)
+        (tmp_path / name).symlink_to(EXAMPLE / name)
     deployment = deploy("dev", specPath=str(path), schedulerRegion=None)
     assert {j.state["region"] for j in deployment.of_type(T.SCHEDULE)} == {"us-central1"}
     assert {w.state["region"] for w in deployment.of_type(T.WORKFLOW)} == {"us-central1"}

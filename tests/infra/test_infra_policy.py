@@ -9,7 +9,7 @@ import pytest
 from pulumi_gcp import bigquery, cloudrunv2, projects, pubsub, storage
 from pulumi_harness import Deploy, Deployment, run_under_mocks, write_spec
 
-from infra.policy import check_resource, find_violations
+from dayflow.infra.policy import check_resource, find_violations
 
 
 def violations(deployment: Deployment) -> list[str]:

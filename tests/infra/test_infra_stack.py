@@ -14,7 +14,8 @@ from pulumi_harness import COMPONENT_PREFIX, STACK_TYPE, Deploy, Deployment, Reg
 from dayflow.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = load_spec(ROOT / "dayflow.yaml")
+EXAMPLE = ROOT / "examples" / "shop"
+SPEC = load_spec(EXAMPLE / "dayflow.yaml")
 RUN_URI = "https://dayflow-job-runner-x7q2m3-lz.a.run.app"
 
 

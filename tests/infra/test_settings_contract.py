@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingestfn.settings import Settings as IngestSettings
 from pulumi_harness import Deploy, Deployment, T
 
+from ingestfn.settings import Settings as IngestSettings
 from job_runner.core.config import JobRunnerSettings
 
 # Variables Cloud Workflows sets itself (https://cloud.google.com/workflows/docs/reference/

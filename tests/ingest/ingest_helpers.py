@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dayflow.package_files import get_ingest_function_dir
 from dayflow.spec import DedupJob, Spec, load_spec
 from dayflow.tables import DEAD_LETTER, get_ingest_table
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTION_DIR = ROOT / "functions" / "ingest_events"
+FUNCTION_DIR = get_ingest_function_dir()
 FUNCTION_SOURCE = FUNCTION_DIR / "main.py"
 CE_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
 MAX_PAYLOAD_BYTES = 2048  # small, so that oversized payloads stay cheap to produce

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
 from ingestfn.batcher import GroupCommitter
 from ingestfn.bigquery import RowRejected
 from ingestfn.errors import WriteError
-
 from tests.ingest.ingest_helpers import Tables, binary_event, order, pubsub_message
 
 

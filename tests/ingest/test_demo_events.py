@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingestfn.errors import Rejection
-from ingestfn.settings import parse_config
-from ingestfn.validation import check_schema, parse_json
 
 from dayflow.ingest_config import build_ingest_config
 from dayflow.spec import load_spec
-from tests.ingest.ingest_helpers import ROOT
+from ingestfn.errors import Rejection
+from ingestfn.settings import parse_config
+from ingestfn.validation import check_schema, parse_json
+from tests.conftest import EXAMPLE
 
-EVENTS = ROOT / "transform" / "events"
-SEED = ROOT / "transform" / "seed"
+EVENTS = EXAMPLE / "transform" / "events"
+SEED = EXAMPLE / "transform" / "seed"
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -28,7 +28,7 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("topic", ["orders", "customers"])
 def test_every_demo_event_passes_the_function_validation(topic: str) -> None:
-    config = parse_config(build_ingest_config(load_spec(ROOT / "dayflow.yaml"), "local"))
+    config = parse_config(build_ingest_config(load_spec(EXAMPLE / "dayflow.yaml"), "local"))
     schema = config.topics[topic]
     problems = []
     for number, line in enumerate((EVENTS / f"{topic}.jsonl").read_text().splitlines(), 1):

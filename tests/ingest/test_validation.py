@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ingestfn.envelope import parse_timestamp
 from ingestfn.errors import Rejection
 from ingestfn.settings import FieldSchema, TopicSchema

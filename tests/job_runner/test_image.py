@@ -25,6 +25,7 @@ import yaml
 from tests.test_lock import read_lock
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "shop"
 DOCKERFILE = ROOT / "services" / "job_runner" / "Dockerfile"
 PROJECTS_FILE = "/tmp/dataform-projects.txt"
 
@@ -173,7 +174,7 @@ def dataform_project(path: Path, *, lock: bool = True) -> None:
     for name in ("package.json", "workflow_settings.yaml") + (
         ("package-lock.json",) if lock else ()
     ):
-        shutil.copy(ROOT / "transform" / "dataform" / name, path / name)
+        shutil.copy(EXAMPLE / "transform" / "dataform" / name, path / name)
 
 
 def write_spec(app: Path, jobs: dict[str, dict[str, object]]) -> None:
@@ -217,7 +218,7 @@ def test_listing_names_the_projects_of_cli_mode_dataform_jobs_only(tmp_path: Pat
 def test_listing_of_the_example_spec_matches_its_cli_mode_dataform_jobs() -> None:
     from dayflow.spec import DataformJob, load_spec
 
-    spec = load_spec(ROOT / "dayflow.yaml")
+    spec = load_spec(EXAMPLE / "dayflow.yaml")
     expected = sorted(
         {
             job.project_dir.removeprefix("./")
@@ -226,7 +227,7 @@ def test_listing_of_the_example_spec_matches_its_cli_mode_dataform_jobs() -> Non
             if isinstance(job, DataformJob) and job.managed is None
         }
     )
-    result = list_projects(ROOT)
+    result = list_projects(EXAMPLE)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == expected
 
@@ -326,7 +327,7 @@ def test_built_image_runs_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
         ignore=shutil.ignore_patterns(".venv", ".git", "node_modules", ".dayflow", "*_cache"),
     )
     # The example spec plus a CLI-mode Dataform job on the example project.
-    spec = yaml.safe_load((ROOT / "dayflow.yaml").read_text())
+    spec = yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
     pipeline = next(iter(spec["pipelines"].values()))
     pipeline["jobs"]["image_check_dataform"] = {
         "kind": "dataform",
@@ -338,7 +339,7 @@ def test_built_image_runs_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
     subprocess.run(["docker", "build", "-q", "-f", dockerfile, "-t", tag, context], check=True)
     try:
         project = "/app/transform/dataform"
-        lock = json.loads((ROOT / "transform" / "dataform" / "package-lock.json").read_text())
+        lock = json.loads((EXAMPLE / "transform" / "dataform" / "package-lock.json").read_text())
         script = f"""
             set -e
             id -u

@@ -17,7 +17,7 @@ from dayflow.transforms.dataform import run_dataform
 from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.transforms.results import TransformResult
 
-from .semantic_layer import ROOT, Semantic, partition
+from .semantic_layer import EXAMPLE, Semantic, partition
 
 pytestmark = pytest.mark.emulator
 
@@ -26,7 +26,7 @@ def dataform(
     semantic: Semantic,
     key: str = "2024-01-05",
     *,
-    spec_root: Path = ROOT,
+    spec_root: Path = EXAMPLE,
     timeout: float = 120,
     endpoint: str | None = None,
     **job: Any,
@@ -116,7 +116,9 @@ def test_project_without_installed_cli_names_the_install_command(
     semantic: Semantic, tmp_path: Path
 ) -> None:
     shutil.copytree(
-        ROOT / "transform/dataform", tmp_path / "df", ignore=shutil.ignore_patterns("node_modules")
+        EXAMPLE / "transform/dataform",
+        tmp_path / "df",
+        ignore=shutil.ignore_patterns("node_modules"),
     )
     with pytest.raises(ToolNotInstalledError, match=r"run `npm ci --prefix .*/df`"):
         dataform(semantic, spec_root=tmp_path, project_dir="df")

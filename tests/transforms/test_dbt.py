@@ -18,7 +18,7 @@ from dayflow.transforms.dbt_profile import PROFILE_NAME, build_profile
 from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.transforms.results import TransformResult
 
-from .semantic_layer import ROOT, Semantic, partition
+from .semantic_layer import EXAMPLE, Semantic, partition
 
 pytestmark = pytest.mark.emulator
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.emulator
 def dbt(semantic: Semantic, key: str = "2024-01-05", **job: Any) -> TransformResult:
     return run_dbt(
         DbtJob(kind="dbt", project_dir="transform/dbt", **job),
-        spec_root=ROOT,
+        spec_root=EXAMPLE,
         partition=partition(key),
         project="local",
         dataset_prefix=semantic.prefix,
@@ -79,7 +79,7 @@ def test_hourly_partition_key_is_rejected_naming_the_expected_format(semantic: S
     ):
         run_dbt(
             DbtJob(kind="dbt", project_dir="transform/dbt"),
-            spec_root=ROOT,
+            spec_root=EXAMPLE,
             partition=PartitionVars("2024-01-05T03", day.partition_start, day.partition_end),
             project="local",
             dataset_prefix=semantic.prefix,
@@ -132,7 +132,7 @@ def test_unreachable_bigquery_fails_fast_as_transient(semantic: Semantic) -> Non
     started = time.monotonic()
     result = run_dbt(
         DbtJob(kind="dbt", project_dir="transform/dbt"),
-        spec_root=ROOT,
+        spec_root=EXAMPLE,
         partition=partition("2024-01-05"),
         project="local",
         dataset_prefix=semantic.prefix,
@@ -151,7 +151,7 @@ def test_local_target_replaces_the_partition_with_delete_and_insert(
     for _ in range(2):  # the second run takes the incremental path
         result = run_dbt(
             DbtJob(kind="dbt", project_dir="transform/dbt"),
-            spec_root=ROOT,
+            spec_root=EXAMPLE,
             partition=partition("2024-01-05"),
             project="local",
             dataset_prefix=semantic.prefix,
@@ -187,7 +187,7 @@ def test_other_targets_get_dbt_bigquerys_own_sql(semantic: Semantic, tmp_path: P
     (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profile))
     vars_ = {**partition("2024-01-05").to_vars(), "dataset_prefix": semantic.prefix}
     dbtRunner().invoke(
-        ["run", "--project-dir", str(ROOT / "transform/dbt"), "--profiles-dir", str(tmp_path),
+        ["run", "--project-dir", str(EXAMPLE / "transform/dbt"), "--profiles-dir", str(tmp_path),
          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
          "--vars", yaml.safe_dump(vars_), "--select", "daily_sales_dbt"]
     )  # fmt: skip

@@ -15,8 +15,8 @@ from dayflow.transforms.dbt import run_dbt
 from dayflow.transforms.results import TransformResult
 
 from .semantic_layer import (
+    EXAMPLE,
     EXPECTED_2024_01_05,
-    ROOT,
     Semantic,
     create_semantic,
     partition,
@@ -41,7 +41,7 @@ def run(
     tool: str, semantic: Semantic, key: str, artifacts_dir: Path | None = None
 ) -> TransformResult:
     common = {
-        "spec_root": ROOT,
+        "spec_root": EXAMPLE,
         "partition": partition(key),
         "project": "local",
         "dataset_prefix": semantic.prefix,

@@ -18,13 +18,14 @@ import pytest
 import yaml
 
 from dayflow.local.stack import create_warehouse
+from dayflow.package_files import get_workflows_dir
 from dayflow.spec import load_spec
 from dayflow.workflows_engine import Execution, FakeClock, WorkflowEngine
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
-from tests.conftest import ROOT, Server, write_spec
+from tests.conftest import Server, write_spec
 
-WORKFLOWS = ROOT / "workflows"
+WORKFLOWS = get_workflows_dir()
 
 
 class Backfills:

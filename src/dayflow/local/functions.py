@@ -30,11 +30,12 @@ from dayflow.local.pubsub import (
     start_push_bridge,
     stop_pubsub,
 )
+from dayflow.package_files import get_ingest_function_dir
 from dayflow.spec import Spec
 from dayflow.tables import DEAD_LETTER, get_ingest_table
 
 FUNCTION_PROCESS = "ingest-function"
-INGEST_FUNCTION_DIR = Path(__file__).resolve().parents[3] / "functions" / "ingest_events"
+INGEST_FUNCTION_DIR = get_ingest_function_dir()
 INGEST_TARGET = "ingest_event"
 STATE_FILE = "ingest.json"
 # functions-framework serves one process with THREADS threads (default 4 per core). Concurrent

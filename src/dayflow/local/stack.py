@@ -2,10 +2,10 @@
 
 - the BigQuery emulator (local-bigquery), data under `<state_dir>/bigquery`;
 - the job-runner (uvicorn), pointed at the emulator and the Workflows engine;
-- the ingest path (functions-framework serving functions/ingest_events, and the Pub/Sub
-  emulator where installed; without it events are posted straight to the function);
+- the ingest path (functions-framework serving the package's functions/ingest_events, and the
+  Pub/Sub emulator where installed; without it events are posted straight to the function);
 - dayflow's Workflows engine, serving the Executions API (REST and gRPC) and running the YAML in
-  `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it.
+  the package's `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it.
 
 Their URLs are recorded in `<state_dir>/stack.json`, which the CLI reads.
 """
@@ -21,6 +21,7 @@ from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
+from dayflow.package_files import get_workflows_dir
 from dayflow.spec import Spec
 from dayflow.spec_datasets import get_all_datasets
 from dayflow.tables import LEDGER
@@ -28,7 +29,6 @@ from dayflow.warehouse import make_bigquery_client
 
 LOCAL_PROJECT = "local"
 PROCESSES = ("workflows", "job_runner", "bigquery")
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def _bin(name: str) -> str:
@@ -83,7 +83,7 @@ def start_workflows(state_dir: Path, job_runner_url: str, grpc_port: int, locati
         "workflows",
         [sys.executable, "-m", "dayflow.workflows_engine.server", "--host", "127.0.0.1",
          "--port", str(port), "--grpc-port", str(grpc_port),
-         "--workflows-dir", str(ROOT / "workflows"), "--env", f"JOB_RUNNER_URL={job_runner_url}",
+         "--workflows-dir", str(get_workflows_dir()), "--env", f"JOB_RUNNER_URL={job_runner_url}",
          "--project", LOCAL_PROJECT, "--location", location],
         port=port,
         state_dir=state_dir,

@@ -139,7 +139,7 @@ def _check_project(spec_root: Path, project_dir: str) -> Path:
 
 def find_cli(project_dir: Path) -> Path:
     """The project's pinned Dataform CLI; raise ToolNotInstalledError naming the fix."""
-    install = f"run `npm ci --prefix {project_dir}` (`make venv` does it for transform/dataform)"
+    install = f"run `npm ci --prefix {project_dir}` (`make venv` does it for the example)"
     if shutil.which("node") is None:
         raise ToolNotInstalledError(
             f"Dataform jobs need Node.js 20 or newer on PATH (node not found); install it, "

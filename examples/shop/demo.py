@@ -19,24 +19,11 @@ from typing import Any
 from rich.console import Console
 
 console = Console()
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent  # this project: dayflow.yaml, transform/
 PIPELINE = "shop_daily"
 PIPELINES = ("shop_daily", "shop_events")
 WEEK = [f"2024-01-{day:02d}" for day in range(1, 8)]
 RERUN = ["2024-01-03", "2024-01-05"]
-
-
-def load_example_data(bigquery_endpoint: str, project: str = "local") -> dict[str, int]:
-    """Seed the example spec's source tables (raw.orders, raw.customers) into an emulator."""
-    from dayflow.seed import seed_sources
-    from dayflow.spec import load_spec
-    from dayflow.warehouse import make_bigquery_client
-
-    spec = load_spec(ROOT / "dayflow.yaml")
-    if project != spec.get_environment("local").gcp_project:
-        raise ValueError(f"project {project!r} is not the example's local gcp_project")
-    with make_bigquery_client(project, bigquery_endpoint) as client:
-        return seed_sources(spec, "local", client)
 
 
 def dayflow(*args: str, capture: bool = False) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import dataform, projects, secretmanager, serviceaccount
 
-from infra.components import get_child_options, with_depends_on
+from dayflow.infra.components import get_child_options, with_depends_on
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import bigquery
 
+from dayflow.infra.components import get_child_options
 from dayflow.tables import TableDef
-from infra.components import get_child_options
 
 # BigQuery reports legacy type names; declaring them avoids a perpetual diff on every preview.
 _LEGACY_TYPES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pulumi
 from pulumi_gcp import cloudscheduler, projects, workflows
 
-from infra.components import get_child_options, with_depends_on
-from infra.naming import get_scheduler_job_name
+from dayflow.infra.components import get_child_options, with_depends_on
+from dayflow.infra.naming import get_scheduler_job_name
 
 # A workflow whose source calls this connector starts other executions (e.g. backfill fan-out).
 EXECUTIONS_CONNECTOR = "googleapis.workflowexecutions."

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import flask
 import functions_framework
+
 from ingestfn.ingestor import Ingestor
 from ingestfn.push import read_unconvertible_push
 

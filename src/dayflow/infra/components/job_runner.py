@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import cloudrunv2, projects
 
-from infra.components import get_child_options
-from infra.naming import get_service_name
+from dayflow.infra.components import get_child_options
+from dayflow.infra.naming import get_service_name
 
 CONTAINER_PORT = 8080
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import serviceaccount
 
-from infra.components import get_child_options
-from infra.naming import get_account_id
+from dayflow.infra.components import get_child_options
+from dayflow.infra.naming import get_account_id
 
 # Workload keys.
 JOB_RUNNER = "job-runner"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_gcp import serviceaccount
 
-from infra.components import get_child_options
+from dayflow.infra.components import get_child_options
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,10 @@ from pulumi_gcp import (
     storage,
 )
 
-from infra.components import get_child_options, with_depends_on
-from infra.config import IngestDelivery
-from infra.naming import get_bucket_name, get_service_name
-from infra.source_archive import build_source_archive
+from dayflow.infra.components import get_child_options, with_depends_on
+from dayflow.infra.config import IngestDelivery
+from dayflow.infra.naming import get_bucket_name, get_service_name
+from dayflow.infra.source_archive import build_source_archive
 
 # Where functions/ingest_events reads its topic config (beside main.py).
 CONFIG_FILE_NAME = "ingest_config.json"

@@ -18,17 +18,16 @@ from typing import Literal, cast
 import pulumi
 
 from dayflow.errors import UserError
+from dayflow.infra.catalog import get_managed_dataform
+from dayflow.infra.locations import get_scheduler_region
+from dayflow.package_files import WORKFLOW_SUFFIX, get_ingest_function_dir, get_workflows_dir
 from dayflow.spec import Environment, Spec, load_spec
-from infra.catalog import get_managed_dataform
-from infra.locations import get_scheduler_region
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where services/job_runner/Dockerfile puts the project inside the image.
 IMAGE_APP_DIR = "/app"
 DEPLOYABLE_ENVIRONMENTS = ("dev", "prod")
 # The workflow the job-runner starts for every scheduled or requested partition.
 RUN_PARTITION_WORKFLOW = "run_partition"
-WORKFLOW_SUFFIX = ".workflows.yaml"
 
 IngestDelivery = Literal["push", "eventarc"]
 INGEST_DELIVERIES: tuple[IngestDelivery, ...] = ("push", "eventarc")
@@ -90,7 +89,7 @@ def load_stack_config(
     config: pulumi.Config | None = None,
     *,
     stack: str | None = None,
-    root: Path = PROJECT_ROOT,
+    root: Path,
 ) -> StackConfig:
     """Read the project config (namespace `dayflow`), the `gcp` provider config and the spec."""
     config = config or pulumi.Config()
@@ -135,10 +134,10 @@ def load_stack_config(
     deletion_protection = config.get_bool("deletionProtection")
     schedule_paused = config.get_bool("schedulePaused")
 
-    workflows_dir = _resolve(root, config.get("workflowsDir") or "workflows")
+    workflows_dir = _resolve(root, config.get("workflowsDir") or get_workflows_dir())
     workflow_files = _get_workflow_files(workflows_dir, needs_run_partition=bool(spec.pipelines))
     ingest_function_dir = _resolve(
-        root, config.get("ingestFunctionDir") or "functions/ingest_events"
+        root, config.get("ingestFunctionDir") or get_ingest_function_dir()
     )
     if spec.topics and not (ingest_function_dir / "main.py").is_file():
         raise StackConfigError(
@@ -268,7 +267,7 @@ def _get_image_path(root: Path, spec_path: Path) -> str:
     return f"{IMAGE_APP_DIR}/{relative}"
 
 
-def _resolve(root: Path, value: str) -> Path:
+def _resolve(root: Path, value: str | Path) -> Path:
     path = Path(value)
     return path if path.is_absolute() else root / path
 
