@@ -25,6 +25,11 @@ UV_COMPILE := --universal --python-version 3.13 --generate-hashes --quiet --cust
 # Extra flags for `make lock`, e.g. LOCK_FLAGS=--upgrade or LOCK_FLAGS='--upgrade-package fastapi';
 # without them the versions already in the lock are kept where pyproject.toml still allows them.
 LOCK_FLAGS ?=
+# dayflow's version (pyproject.toml): the toolkit image's tag, dayflow-job-runner:$(VERSION).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
+TOOLKIT_IMAGE := dayflow-job-runner:$(VERSION)
+# The example project's Dockerfile, which layers examples/shop on the toolkit image.
+EXAMPLE_DIR := examples/shop
 # The example Dataform project's CLI and core, pinned in its package.json and package-lock.json.
 DATAFORM_DIR := examples/shop/transform/dataform
 DATAFORM_STAMP := $(DATAFORM_DIR)/node_modules/.installed
@@ -35,13 +40,14 @@ PYTHON313 ?= $(shell \
   elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1) && [ -n "$$v" ]; then \
     echo "$$(pyenv root)/versions/$$v/bin/python3.13"; fi)
 
-.PHONY: help venv lock demo test lint typecheck pytest bench image clean
+.PHONY: help venv lock demo test lint typecheck pytest bench image example-image docker-engine clean
 
 help:
 	@echo "make demo   run the example pipeline on a local stack (no GCP account needed)"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  run the benchmarks in bench/ (each prints one JSON object)"
 	@echo "make lock   regenerate locks/ from pyproject.toml (after adding or changing a dependency)"
+	@echo "make image  the toolkit image $(TOOLKIT_IMAGE) (needs Docker); make example-image: the shop's on it"
 
 venv: $(STAMP)
 
@@ -93,11 +99,18 @@ test: lint typecheck pytest
 bench: venv
 	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b; done
 
-# The job-runner image for Cloud Run; needs a running Docker engine (CI has one).
-image:
-	@command -v docker >/dev/null 2>&1 || { echo "make image: no docker command found; install Docker, or build the image in CI (.github/workflows/deploy.yml)" >&2; exit 2; }
-	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine is running here (docker info failed); start one, or build the image in CI (.github/workflows/deploy.yml)" >&2; exit 2; }
-	docker build -f services/job_runner/Dockerfile -t dayflow-job-runner .
+# The toolkit image: dayflow's job-runner with no project in it (services/job_runner/Dockerfile).
+image: docker-engine
+	docker build -f services/job_runner/Dockerfile -t $(TOOLKIT_IMAGE) .
+
+# The example project's image on it, as any project builds its own (examples/shop/Dockerfile).
+example-image: image
+	docker build --build-arg DAYFLOW_IMAGE=$(TOOLKIT_IMAGE) -t shop-job-runner:$(VERSION) $(EXAMPLE_DIR)
+
+# Both need a running Docker engine (CI has one).
+docker-engine:
+	@command -v docker >/dev/null 2>&1 || { echo "make image: no docker command found; install Docker, or build the images in CI (.github/workflows/deploy.yml)" >&2; exit 2; }
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine is running here (docker info failed); start one, or build the images in CI (.github/workflows/deploy.yml)" >&2; exit 2; }
 
 demo: venv
 	cd examples/shop && ../../$(PY) demo.py

@@ -1,96 +1,76 @@
-"""The job-runner image (services/job_runner/Dockerfile).
+"""The images: the toolkit image (services/job_runner/Dockerfile) and each project's image on it
+(examples/<project>/Dockerfile).
 
-Static checks of the Dockerfile always run: pinned base images, Python packages only from the
-runtime lock with hashes, Node.js and each Dataform project's pinned CLI and core for the spec's
-CLI-mode Dataform jobs, a non-root user, a build context that holds what the Dockerfile copies.
-Where a Docker engine runs, `test_built_image_...` builds the image and checks its contents.
+Static checks of both Dockerfiles always run: pinned base images; Python packages only from the
+runtime lock with hashes plus the wheel of this commit; Node.js and npm in the toolkit image and
+no project in it; a project image that names the toolkit image by a build arg, puts its spec where
+JOB_RUNNER_SPEC_PATH says, prepares it with `dayflow image prepare` and runs as the toolkit's
+non-root user; build contexts that hold what each Dockerfile copies. What `dayflow image prepare`
+does is tested in tests/test_project_image.py. Where a Docker engine runs,
+`test_built_images_...` builds both images and checks their contents.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
+import tomllib
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
+from dayflow.project_image import APP_DIR
+from dayflow.spec import BigQuerySqlJob, DataformJob, DbtJob, load_spec
+from tests.dockerfiles import (
+    PROJECT_DOCKERFILES,
+    ROOT,
+    TOOLKIT_DOCKERFILE,
+    Dockerfile,
+    is_ignored,
+    parse_dockerfile,
+    read_dockerignore,
+)
 from tests.test_lock import read_lock
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "shop"
-DOCKERFILE = ROOT / "services" / "job_runner" / "Dockerfile"
-PROJECTS_FILE = "/tmp/dataform-projects.txt"
+TOOLKIT = parse_dockerfile(TOOLKIT_DOCKERFILE)
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+LOCAL_STATE = (
+    ".venv",
+    ".dayflow",
+    "transform/dataform/node_modules",
+    "transform/dataform/.df-credentials.json",
+    "transform/dbt/target",
+    "src/dayflow/__pycache__",
+)
+
+projects = pytest.mark.parametrize(
+    "dockerfile", PROJECT_DOCKERFILES, ids=[p.parent.name for p in PROJECT_DOCKERFILES]
+)
 
 
-@dataclass
-class Instruction:
-    keyword: str
-    args: str
-    heredoc: str | None = None
+def test_every_example_project_has_a_dockerfile() -> None:
+    assert [p.parent.name for p in PROJECT_DOCKERFILES] == sorted(
+        p.parent.name for p in (ROOT / "examples").glob("*/dayflow.yaml")
+    )
+    assert PROJECT_DOCKERFILES
 
 
-@dataclass
-class Stage:
-    image: str
-    name: str | None
-    instructions: list[Instruction] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[Instruction]:
-        return [i for i in self.instructions if i.keyword == keyword]
+# --- the toolkit image ---------------------------------------------------------------------------
 
 
-def parse_dockerfile(text: str) -> list[Stage]:
-    """Stages and their instructions: continuation lines joined, RUN here-documents attached."""
-    lines = text.splitlines()
-    stages: list[Stage] = []
-    i = 0
-    while i < len(lines):
-        logical = lines[i].strip()
-        i += 1
-        if not logical or logical.startswith("#"):
-            continue
-        while logical.endswith("\\"):
-            logical = logical[:-1].rstrip() + " " + lines[i].strip()
-            i += 1
-        keyword, _, args = logical.partition(" ")
-        keyword = keyword.upper()
-        heredoc = None
-        marker = re.search(r"<<-?'?\"?(\w+)", args) if keyword == "RUN" else None
-        if marker:
-            end = lines.index(marker.group(1), i)
-            heredoc, i = "\n".join(lines[i:end]) + "\n", end + 1
-        if keyword == "FROM":
-            image, _, name = args.partition(" AS ")
-            stages.append(Stage(image.strip(), name.strip() or None))
-        else:
-            stages[-1].instructions.append(Instruction(keyword, args, heredoc))
-    return stages
+def node_stage() -> tuple[str, str]:
+    (stage,) = [s for s in TOOLKIT.stages if s.image.startswith("node:")]
+    assert stage.name is not None
+    return stage.name, stage.image
 
 
-STAGES = parse_dockerfile(DOCKERFILE.read_text())
-FINAL = STAGES[-1]
-
-
-def stage_named(name: str) -> Stage:
-    return next(s for s in STAGES if s.name == name)
-
-
-def node_stage() -> Stage:
-    (stage,) = [s for s in STAGES if s.image.startswith("node:")]
-    return stage
-
-
-def test_base_images_are_exact_releases_never_latest_or_floating() -> None:
-    names = {s.name for s in STAGES}
-    images = [s.image for s in STAGES if s.image not in names]
+def test_toolkit_base_images_are_exact_releases_never_latest_or_floating() -> None:
+    names = {s.name for s in TOOLKIT.stages}
+    images = [s.image for s in TOOLKIT.stages if s.image not in names]
     assert images, "no base image found"
     for image in images:
         # name:MAJOR.MINOR.PATCH-variant, optionally @sha256:digest
@@ -100,203 +80,169 @@ def test_base_images_are_exact_releases_never_latest_or_floating() -> None:
         assert "latest" not in image
 
 
-def test_build_and_runtime_stages_share_one_python_image() -> None:
+def test_toolkit_build_and_runtime_stages_share_one_python_image() -> None:
     # /opt/venv points at the interpreter of the stage that built it.
-    assert stage_named("build").image == FINAL.image
-    assert FINAL.image.startswith("python:3.13.")
+    assert TOOLKIT.stage_named("build").image == TOOLKIT.final.image
+    assert TOOLKIT.final.image.startswith("python:3.13.")
 
 
-def test_node_comes_from_a_node_stage_on_the_same_debian_release_and_runs_in_the_final_image() -> (
-    None
-):
-    node = node_stage()
-    debian = FINAL.image.rsplit("-", 1)[-1]
-    assert node.image.endswith(f"-{debian}-slim") or node.image.endswith(f"-{debian}")
-    copies = [c.args.split() for c in FINAL.all("COPY")]
-    assert ["--from=" + str(node.name), "/usr/local/bin/node", "/usr/local/bin/node"] in copies
-    # The build fails if the copied binary lacks a shared library in the final image.
-    assert any(r.args.strip() == "node --version" for r in FINAL.all("RUN"))
+def test_toolkit_node_and_npm_come_from_a_node_stage_on_the_same_debian_and_run_in_it() -> None:
+    name, image = node_stage()
+    debian = TOOLKIT.final.image.rsplit("-", 1)[-1]
+    assert image.endswith(f"-{debian}-slim") or image.endswith(f"-{debian}")
+    copies = [c.args.split() for c in TOOLKIT.final.all("COPY")]
+    assert [f"--from={name}", "/usr/local/bin/node", "/usr/local/bin/node"] in copies
+    npm = "/usr/local/lib/node_modules/npm"
+    assert [f"--from={name}", npm, npm] in copies
+    # The build fails if the copied binaries lack a shared library or npm its launcher.
+    runs = " && ".join(r.args for r in TOOLKIT.final.all("RUN"))
+    assert "node --version" in runs and "npm --version" in runs
+    assert "ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm" in runs
 
 
-def test_python_packages_come_only_from_the_runtime_lock_with_hashes() -> None:
-    build = stage_named("build")
+def test_toolkit_python_packages_come_only_from_the_runtime_lock_and_the_wheel() -> None:
+    build = TOOLKIT.stage_named("build")
     assert any(
         c.args.split() == ["locks/runtime.txt", "locks/runtime.txt"] for c in build.all("COPY")
     )
-    installs = [r.args for s in STAGES for r in s.all("RUN") if "pip install" in r.args]
-    from_lock = [a for a in installs if "--require-hashes -r locks/runtime.txt" in a]
+    installs = [r.args for s in TOOLKIT.stages for r in s.all("RUN") if "pip install" in r.args]
+    from_lock = [a for a in installs if "pip install --require-hashes -r locks/runtime.txt" in a]
     assert len(from_lock) == 1
-    # Any other install adds the project itself, without resolving anything beyond the lock.
-    assert all("--no-deps" in a for a in installs if a not in from_lock)
+    (wheel,) = [a for a in installs if a not in from_lock]
+    # The wheel of this commit, as `pip install dayflow` installs it, resolving nothing more.
+    assert "pip wheel --no-deps --wheel-dir /tmp/wheels ." in wheel
+    assert "pip install --no-deps /tmp/wheels/dayflow-*.whl" in wheel
+    assert "dayflow image --help" in wheel  # the CLI a project image runs is installed
 
 
-def test_each_listed_dataform_project_gets_npm_ci_in_the_node_stage() -> None:
-    lister = [r for r in stage_named("build").all("RUN") if r.heredoc and PROJECTS_FILE in r.args]
-    assert len(lister) == 1, "the build stage lists the spec's Dataform projects"
-    node = node_stage()
-    assert any(c.args.split()[1:] == [PROJECTS_FILE, PROJECTS_FILE] for c in node.all("COPY"))
-    (install,) = [r.args for r in node.all("RUN") if "npm ci" in r.args]
-    assert f"< {PROJECTS_FILE}" in install and 'npm ci --prefix "/app/$dir"' in install
-    # The final image takes /app, with node_modules, from the node stage.
-    assert any(c.args.split() == [f"--from={node.name}", "/app", "/app"] for c in FINAL.all("COPY"))
+def test_toolkit_image_holds_no_project() -> None:
+    sources = TOOLKIT.get_copy_sources()
+    assert sorted(sources) == sorted(
+        ["locks/runtime.txt", "pyproject.toml", "README.md", "src/", "services/"]
+    )
+    for stage in TOOLKIT.stages:
+        assert "JOB_RUNNER_SPEC_PATH" not in stage.get_env()
+        assert not any("image prepare" in r.args for r in stage.all("RUN"))
 
 
-def test_runtime_user_is_not_root() -> None:
-    users = FINAL.all("USER")
+def test_toolkit_runtime_user_is_not_root() -> None:
+    users = TOOLKIT.final.all("USER")
     assert users, "the final stage sets no USER (it would run as root)"
     assert users[-1].args.split(":")[0] not in {"root", "0"}
 
 
-# --- the spec decides which Dataform projects the image carries ---------------------------------
-
-
-def lister_script() -> str:
-    (run,) = [r for r in stage_named("build").all("RUN") if r.heredoc and PROJECTS_FILE in r.args]
-    assert run.heredoc is not None
-    return run.heredoc
-
-
-def list_projects(app: Path) -> subprocess.CompletedProcess[str]:
-    """Run the Dockerfile's own listing script on a project laid out like /app."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run(
-        [sys.executable, "-", str(app)],
-        input=lister_script(),
+def test_make_image_tags_the_toolkit_image_with_the_package_version() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "TOOLKIT_IMAGE := dayflow-job-runner:$(VERSION)" in makefile
+    assert "docker build -f services/job_runner/Dockerfile -t $(TOOLKIT_IMAGE) ." in makefile
+    version = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "--eval=print-version: ; @echo $(VERSION)", "print-version"],
         capture_output=True,
         text=True,
-        env=env,
-        check=False,
-    )
+        check=True,
+    ).stdout.strip()
+    assert version == VERSION
 
 
-def dataform_project(path: Path, *, lock: bool = True) -> None:
-    path.mkdir(parents=True)
-    for name in ("package.json", "workflow_settings.yaml") + (
-        ("package-lock.json",) if lock else ()
-    ):
-        shutil.copy(EXAMPLE / "transform" / "dataform" / name, path / name)
+# --- each project's image ------------------------------------------------------------------------
 
 
-def write_spec(app: Path, jobs: dict[str, dict[str, object]]) -> None:
-    spec = {
-        "version": 1,
-        "name": "shop",
-        "environments": {"local": {"gcp_project": "local"}},
-        "pipelines": {
-            "daily": {
-                "granularity": "day",
-                "timezone": "UTC",
-                "schedule": "0 2 * * *",
-                "start": "2024-01-01",
-                "jobs": jobs,
-            }
-        },
-    }
-    (app / "dayflow.yaml").write_text(yaml.safe_dump(spec))
+def spec_path_in_image(project: Dockerfile) -> str:
+    return project.final.get_env()["JOB_RUNNER_SPEC_PATH"]
 
 
-def test_listing_names_the_projects_of_cli_mode_dataform_jobs_only(tmp_path: Path) -> None:
-    dataform_project(tmp_path / "transform" / "dataform")
-    dataform_project(tmp_path / "transform" / "managed", lock=False)
-    write_spec(
-        tmp_path,
-        {
-            "mart": {"kind": "dataform", "project_dir": "transform/dataform", "tags": ["a"]},
-            "mart_again": {"kind": "dataform", "project_dir": "./transform/dataform"},
-            "managed": {
-                "kind": "dataform",
-                "project_dir": "transform/managed",
-                "managed": {"repository": "shop"},
-            },
-        },
-    )
-    result = list_projects(tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["transform/dataform"]
+@projects
+def test_project_image_builds_on_the_toolkit_image_of_its_dayflow_version(
+    dockerfile: Path,
+) -> None:
+    project = parse_dockerfile(dockerfile)
+    assert [s.image for s in project.stages] == ["${DAYFLOW_IMAGE}"]
+    # Without --build-arg: the tag `make image` gives the toolkit of the pinned version.
+    assert project.global_args == {"DAYFLOW_IMAGE": f"dayflow-job-runner:{VERSION}"}
+    assert "--build-arg DAYFLOW_IMAGE=" in dockerfile.read_text()  # the header says how to pin
 
 
-def test_listing_of_the_example_spec_matches_its_cli_mode_dataform_jobs() -> None:
-    from dayflow.spec import DataformJob, load_spec
-
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
-    expected = sorted(
-        {
-            job.project_dir.removeprefix("./")
-            for pipeline in spec.pipelines.values()
-            for job in pipeline.jobs.values()
-            if isinstance(job, DataformJob) and job.managed is None
-        }
-    )
-    result = list_projects(EXAMPLE)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == expected
+@projects
+def test_project_image_puts_its_spec_where_job_runner_spec_path_says_and_prepares_it(
+    dockerfile: Path,
+) -> None:
+    project = parse_dockerfile(dockerfile)
+    spec_path = spec_path_in_image(project)
+    assert spec_path == f"{APP_DIR}/dayflow.yaml"
+    assert ["dayflow.yaml", spec_path] in [c.args.split() for c in project.final.all("COPY")]
+    (prepare,) = [r.args for r in project.final.all("RUN") if "dayflow image" in r.args]
+    assert prepare == f"dayflow image prepare {spec_path}"
+    for copy in project.final.all("COPY"):
+        assert copy.args.split()[-1].startswith(f"{APP_DIR}/"), copy.args
 
 
-def test_listing_fails_the_build_on_a_project_without_package_lock(tmp_path: Path) -> None:
-    dataform_project(tmp_path / "transform" / "dataform", lock=False)
-    write_spec(tmp_path, {"mart": {"kind": "dataform", "project_dir": "transform/dataform"}})
-    result = list_projects(tmp_path)
-    assert result.returncode != 0
-    assert "job daily.mart: Dataform project_dir 'transform/dataform' has no package-lock.json" in (
-        result.stderr
-    )
+@projects
+def test_project_image_prepares_as_root_and_runs_as_the_toolkit_user(dockerfile: Path) -> None:
+    project = parse_dockerfile(dockerfile)
+    keywords = [(i.keyword, i.args) for i in project.final.instructions]
+    users = [args for keyword, args in keywords if keyword == "USER"]
+    assert users == ["root", TOOLKIT.final.all("USER")[-1].args]
+    prepare = next(n for n, (k, a) in enumerate(keywords) if k == "RUN" and "prepare" in a)
+    assert keywords.index(("USER", "root")) < prepare < keywords.index(("USER", users[-1]))
+    assert project.final.instructions[-1].keyword == "USER"
 
 
-def test_listing_fails_the_build_on_a_project_outside_the_image(tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    app.mkdir()
-    dataform_project(tmp_path / "elsewhere")
-    write_spec(app, {"mart": {"kind": "dataform", "project_dir": "../elsewhere"}})
-    result = list_projects(app)
-    assert result.returncode != 0
-    assert "'../elsewhere' is outside the image's /app" in result.stderr
-
-
-# --- the build context ---------------------------------------------------------------------------
-
-
-def dockerignore_patterns() -> list[str]:
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
-def is_ignored(path: str, patterns: list[str]) -> bool:
-    """Whether .dockerignore excludes `path` or a directory above it (no `!` patterns here)."""
-    assert not any(p.startswith("!") for p in patterns)
-    parts = path.strip("/").split("/")
-    prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-    return any(
-        fnmatch.fnmatch(prefix, pattern.removeprefix("**/"))
-        or fnmatch.fnmatch(prefix, pattern)
-        or (pattern.startswith("**/") and fnmatch.fnmatch(prefix.rsplit("/", 1)[-1], pattern[3:]))
-        for prefix in prefixes
-        for pattern in patterns
-    )
-
-
-def test_build_context_keeps_every_file_the_dockerfile_copies_and_drops_local_state() -> None:
-    patterns = dockerignore_patterns()
-    sources = [
-        source
-        for stage in STAGES
-        for copy in stage.all("COPY")
-        if not copy.args.startswith("--from=")
-        for source in copy.args.split()[:-1]
+@projects
+def test_project_image_copies_every_file_its_spec_names(dockerfile: Path) -> None:
+    project = parse_dockerfile(dockerfile)
+    spec = load_spec(dockerfile.parent / "dayflow.yaml")
+    copied = [s.rstrip("/") for s in project.get_copy_sources()]
+    named = [
+        path
+        for pipeline in spec.pipelines.values()
+        for job in pipeline.jobs.values()
+        for path in (
+            [job.sql]
+            if isinstance(job, BigQuerySqlJob)
+            else [job.project_dir]
+            if isinstance(job, DbtJob | DataformJob)
+            else []
+        )
+    ] + [
+        table.seed
+        for source in spec.sources.values()
+        for table in source.tables.values()
+        if table.seed is not None
     ]
-    assert "locks/runtime.txt" in sources
-    for source in sources:
-        assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+    assert named
+    for path in named:
+        path = Path(path).as_posix().removeprefix("./")
+        assert any(path == c or path.startswith(f"{c}/") for c in copied), path
+
+
+# --- the build contexts --------------------------------------------------------------------------
+
+
+def check_context(dockerfile: Dockerfile, context: Path) -> None:
+    patterns = read_dockerignore(context)
+    for source in dockerfile.get_copy_sources():
+        assert (context / source).exists(), f"COPY {source}: not in {context}"
         assert not is_ignored(source, patterns), f"COPY {source}: excluded by .dockerignore"
-    for local_state in (
-        ".venv",
-        ".git",
-        "transform/dataform/node_modules",
-        "src/dayflow/__pycache__",
-    ):
+    for local_state in LOCAL_STATE:
         assert is_ignored(local_state, patterns), local_state
 
 
-# --- the built image, where Docker runs ----------------------------------------------------------
+def test_toolkit_build_context_keeps_what_it_copies_and_drops_projects_and_local_state() -> None:
+    check_context(TOOLKIT, ROOT)
+    patterns = read_dockerignore(ROOT)
+    for unused in ("examples/shop/dayflow.yaml", "tests", "bench", ".git", "locks/all.txt"):
+        assert is_ignored(unused, patterns), unused
+
+
+@projects
+def test_project_build_context_keeps_what_it_copies_and_drops_local_state(
+    dockerfile: Path,
+) -> None:
+    check_context(parse_dockerfile(dockerfile), dockerfile.parent)
+    assert is_ignored("infra", read_dockerignore(dockerfile.parent))
+
+
+# --- the built images, where Docker runs ---------------------------------------------------------
 
 
 def docker_engine_runs() -> bool:
@@ -317,7 +263,7 @@ def lock_versions_on_linux(path: Path) -> dict[str, str]:
 @pytest.mark.skipif(
     not docker_engine_runs(), reason="no Docker engine runs here (docker info fails)"
 )
-def test_built_image_runs_the_pinned_dataform_cli_as_non_root_with_the_locked_packages(
+def test_built_images_run_the_pinned_dataform_cli_as_non_root_with_the_locked_packages(
     tmp_path: Path,
 ) -> None:
     context = tmp_path / "context"
@@ -326,23 +272,39 @@ def test_built_image_runs_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
         context,
         ignore=shutil.ignore_patterns(".venv", ".git", "node_modules", ".dayflow", "*_cache"),
     )
-    # The example spec plus a CLI-mode Dataform job on the example project.
-    spec = yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
+    # The example project plus a CLI-mode Dataform job on its Dataform project.
+    example = context / "examples" / "shop"
+    spec = yaml.safe_load((example / "dayflow.yaml").read_text())
     pipeline = next(iter(spec["pipelines"].values()))
     pipeline["jobs"]["image_check_dataform"] = {
         "kind": "dataform",
         "project_dir": "transform/dataform",
     }
-    (context / "dayflow.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    tag = f"dayflow-job-runner-test:{uuid.uuid4().hex[:12]}"
+    (example / "dayflow.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    suffix = uuid.uuid4().hex[:12]
+    toolkit, shop = f"dayflow-job-runner-test:{suffix}", f"shop-job-runner-test:{suffix}"
     dockerfile = context / "services" / "job_runner" / "Dockerfile"
-    subprocess.run(["docker", "build", "-q", "-f", dockerfile, "-t", tag, context], check=True)
     try:
+        subprocess.run(
+            ["docker", "build", "-q", "-f", dockerfile, "-t", toolkit, context], check=True
+        )
+        subprocess.run(
+            ["docker", "build", "-q", "--build-arg", f"DAYFLOW_IMAGE={toolkit}", "-t", shop,
+             example],
+            check=True,
+        )
+        empty = subprocess.run(
+            ["docker", "run", "--rm", "--entrypoint", "sh", toolkit, "-c",
+             "id -u; ls -A /app; npm --version"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()
+        assert empty[0] == "10001" and len(empty) == 2, empty  # no project in the toolkit
         project = "/app/transform/dataform"
-        lock = json.loads((EXAMPLE / "transform" / "dataform" / "package-lock.json").read_text())
+        lock = json.loads((example / "transform" / "dataform" / "package-lock.json").read_text())
         script = f"""
             set -e
             id -u
+            echo "$JOB_RUNNER_SPEC_PATH"
             node --version
             node -p "require('{project}/node_modules/@dataform/cli/package.json').version"
             node -p "require('{project}/node_modules/@dataform/core/package.json').version"
@@ -355,13 +317,14 @@ def test_built_image_runs_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
             pip freeze --exclude dayflow
         """
         out = subprocess.run(
-            ["docker", "run", "--rm", "--entrypoint", "sh", tag, "-c", script],
+            ["docker", "run", "--rm", "--entrypoint", "sh", shop, "-c", script],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.splitlines()
-        uid, node, cli, core, tables, *freeze = out
+        uid, spec_path, node, cli, core, tables, *freeze = out
         assert uid == "10001"
+        assert spec_path == f"{APP_DIR}/dayflow.yaml"
         assert node.startswith("v22.")
         packages = lock["packages"]
         assert cli == packages["node_modules/@dataform/cli"]["version"]
@@ -372,4 +335,4 @@ def test_built_image_runs_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
         }
         assert installed == lock_versions_on_linux(ROOT / "locks" / "runtime.txt")
     finally:
-        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+        subprocess.run(["docker", "rmi", "-f", shop, toolkit], capture_output=True, check=False)
