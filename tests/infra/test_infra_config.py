@@ -14,13 +14,23 @@ from dayflow.infra.config import StackConfigError
 PROJECT_FILE = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
 
 
-def test_project_file_runs_the_infra_folder_with_the_project_virtualenv() -> None:
+def test_project_file_runs_the_infra_folder_with_the_repository_virtualenv() -> None:
     assert PROJECT_FILE["name"] == "dayflow"
     assert PROJECT_FILE["main"] == "infra/"
+    # Pulumi resolves `virtualenv` against the folder of Pulumi.yaml: the example uses the
+    # repository's .venv, which `make venv` builds with this checkout's dayflow.
     assert PROJECT_FILE["runtime"] == {
         "name": "python",
-        "options": {"toolchain": "pip", "virtualenv": ".venv"},
+        "options": {"toolchain": "pip", "virtualenv": "../../.venv"},
     }
+    assert (EXAMPLE / "../../.venv").resolve() == ROOT / ".venv"
+    assert (EXAMPLE / PROJECT_FILE["main"] / "__main__.py").is_file()
+
+
+def test_project_file_leaves_the_workflow_and_function_sources_to_the_package() -> None:
+    # A default here would be a path relative to the project, where neither folder exists.
+    for key in ("workflowsDir", "ingestFunctionDir"):
+        assert "default" not in PROJECT_FILE["config"][key], key
 
 
 def test_every_config_key_read_by_the_program_is_declared_with_a_description() -> None:

@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from dayflow.cli.app import app
-from dayflow.cli.context import console
 
 image_app = typer.Typer(help="Build a project's job-runner image on the toolkit image.")
 app.add_typer(image_app, name="image")
@@ -30,8 +29,8 @@ def prepare(spec: SpecArgument) -> None:
 
     projects = prepare_app(spec)
     for project in projects:
-        console.print(f"Dataform CLI installed: {project}")
-    console.print(f"project image ready: {spec.parent} ({len(projects)} Dataform project(s))")
+        print(f"Dataform CLI installed: {project}")
+    print(f"project image ready: {spec.parent} ({len(projects)} Dataform project(s))")
 
 
 @image_app.command("dataform-projects")
