@@ -80,3 +80,58 @@ def test_actions_are_at_their_current_major_version(used: str) -> None:
     assert name in CURRENT, used
     assert re.fullmatch(r"v\d+", version), used
     assert version == CURRENT[name], used
+
+
+# --- the paths: the example project in examples/shop, its image on the toolkit image ------------
+
+PULUMI_JOBS = ("preview", "deploy-dev", "deploy-prod")
+
+
+def stack_step(job: str) -> dict[str, Any]:
+    step: dict[str, Any] = JOBS[job]["steps"][-1]
+    assert step["uses"] == "./.github/actions/pulumi-stack"
+    return step
+
+
+def test_pulumi_runs_in_the_example_project_folder() -> None:
+    assert ACTION["inputs"]["work-dir"]["required"] is True
+    (pulumi,) = [s for s in ACTION["runs"]["steps"] if "pulumi login" in s.get("run", "")]
+    assert pulumi["working-directory"] == "${{ inputs.work-dir }}"
+    stacks = {"preview": ["dev", "prod"], "deploy-dev": ["dev"], "deploy-prod": ["prod"]}
+    for job in PULUMI_JOBS:
+        project = ROOT / stack_step(job)["with"]["work-dir"]
+        assert project == ROOT / "examples" / "shop", job
+        assert yaml.safe_load((project / "Pulumi.yaml").read_text())["main"] == "infra/"
+        assert (project / "infra" / "__main__.py").is_file()
+        for stack in stacks[job]:
+            assert (project / f"Pulumi.{stack}.yaml").is_file(), (job, stack)
+    assert JOBS["preview"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+
+
+def test_cache_and_lock_paths_name_files_of_the_repository() -> None:
+    text = yaml.safe_dump(WORKFLOW) + yaml.safe_dump(ACTION)
+    for path in re.findall(r"hashFiles\(([^)]*)\)", text):
+        for name in re.findall(r"'([^']+)'", path):
+            assert (ROOT / name).is_file(), name
+    (node,) = [s for s in JOBS["test"]["steps"] if s.get("uses", "").startswith("actions/setup-node")]
+    lock = node["with"]["cache-dependency-path"]
+    assert lock == "examples/shop/transform/dataform/package-lock.json"
+    assert (ROOT / lock).is_file()
+
+
+def test_the_project_image_is_built_on_the_toolkit_build_of_the_same_commit() -> None:
+    push = next(s for s in JOBS["image"]["steps"] if s.get("id") == "push")
+    script = push["run"]
+    toolkit = 'make image TOOLKIT_IMAGE="$TOOLKIT"'
+    project = 'docker build --build-arg DAYFLOW_IMAGE="$toolkit" -t "$PROJECT" examples/shop'
+    assert toolkit in script and project in script
+    # The toolkit is pushed first, and the project image names it by that digest.
+    assert script.index(toolkit) < script.index('toolkit="$(push "$TOOLKIT")"')
+    assert script.index('toolkit="$(push "$TOOLKIT")"') < script.index(project)
+    assert (ROOT / "examples" / "shop" / "Dockerfile").is_file()
+    assert "TOOLKIT_IMAGE := " in (ROOT / "Makefile").read_text()  # overridable from the command line
+    env = push["env"]
+    assert env["TOOLKIT"] == "${{ vars.IMAGE_REPOSITORY }}/dayflow-job-runner:${{ github.sha }}"
+    # What a preview names is the tag that main pushes for the same commit.
+    assert env["PROJECT"] == stack_step("preview")["with"]["image"]
+    assert JOBS["image"]["outputs"]["toolkit-image"] == "${{ steps.push.outputs.toolkit-image }}"
