@@ -1,9 +1,9 @@
 """Backfill workflows on the local engine with no-op jobs: billed steps, limits, throughput.
 
-Runs the real `workflows/*.workflows.yaml` on `WorkflowEngine` (default `Limits`, a fake clock)
-against a stub job-runner served by uvicorn in a child process on 127.0.0.1: its plan endpoint is
-`dayflow.planning.plan_partitions` over two pipelines (the example's `shop_daily`, 3 jobs in 2
-waves, and `five_jobs`, 5 jobs in 4 waves), and its `POST /runs` does nothing.
+Runs the real `src/dayflow/workflows/*.workflows.yaml` on `WorkflowEngine` (default `Limits`, a
+fake clock) against a stub job-runner served by uvicorn in a child process on 127.0.0.1: its plan
+endpoint is `dayflow.planning.plan_partitions` over two pipelines (the example's `shop_daily`, 3
+jobs in 2 waves, and `five_jobs`, 5 jobs in 4 waves), and its `POST /runs` does nothing.
 
 Figures (one JSON object on stdout):
 - steps_per_partition_job: billed steps of every execution of a 30-day shop_daily backfill

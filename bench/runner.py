@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "shop"
 PIPELINE = "shop_daily"
 JOBS = ("stg_orders", "dim_customers", "mart_daily_sales")
-# Where the example data lies (transform/seed: 2023-12-31 .. 2024-02-14).
+# Where the example data lies (examples/shop/transform/seed: 2023-12-31 .. 2024-02-14).
 THROUGHPUT_KEYS = [(date(2024, 1, 1) + timedelta(days=i)).isoformat() for i in range(20)]
 HEALTH_KEYS = [(date(2024, 1, 21) + timedelta(days=i)).isoformat() for i in range(20)]
 MAX_RANGE_PARTITIONS = 3700  # the job-runner's default cap

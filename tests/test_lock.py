@@ -2,7 +2,7 @@
 whole one at the same versions, and the version ranges that matter tight enough.
 
 The lock files are requirements files written by `make lock` (uv) and installed by pip with
---require-hashes (Makefile, the job-runner Dockerfile, CI).
+--require-hashes (Makefile, the toolkit image's Dockerfile, CI).
 """
 
 from __future__ import annotations

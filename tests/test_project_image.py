@@ -211,14 +211,14 @@ def test_prepare_removes_local_state_and_makes_the_project_read_only_to_others(
     for path in leftovers:
         assert not path.exists(), path
     assert not (app / "transform" / "dataform" / "node_modules").exists()
-    modes = {
-        stat.S_IMODE(p.stat().st_mode) for p in [app, *app.rglob("*")] if not p.is_symlink()
-    }
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in [app, *app.rglob("*")] if not p.is_symlink()}
     assert modes == {0o755, 0o644}
     assert load_spec(spec_path).pipelines  # what the job-runner loads is intact
 
 
-@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not on PATH (Node.js not installed)")
+@pytest.mark.skipif(
+    shutil.which("npm") is None, reason="npm is not on PATH (Node.js not installed)"
+)
 def test_prepare_installs_each_cli_mode_project_exactly_as_its_lock_pins_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -244,7 +244,9 @@ def test_prepare_installs_each_cli_mode_project_exactly_as_its_lock_pins_it(
     assert (installed / ".bin" / "dataform").is_file()
 
 
-@pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not on PATH (Node.js not installed)")
+@pytest.mark.skipif(
+    shutil.which("npm") is None, reason="npm is not on PATH (Node.js not installed)"
+)
 def test_prepare_refuses_a_lock_that_installs_no_dataform_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

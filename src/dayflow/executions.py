@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_ARGUMENT_BYTES = 32 * 1024
 # Seconds to wait for the Executions API to start an execution (the client sets no deadline).
 START_TIMEOUT_SECONDS = 60.0
-# The workflows in workflows/, deployed under their file names.
+# The workflows in src/dayflow/workflows/ (package data), deployed under their file names.
 RUN_PARTITION_WORKFLOW = "run_partition"
 BACKFILL_WORKFLOW = "backfill"
 

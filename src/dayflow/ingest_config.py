@@ -1,6 +1,7 @@
 """The ingest function's configuration, generated from the spec.
 
-The function (`functions/ingest_events`, which cannot import dayflow) reads two things:
+The function (the package's `dayflow/functions/ingest_events`, which cannot import dayflow)
+reads two things:
 
 - a topic config file, JSON, bundled into its source archive at deploy time as
   `ingest_config.json` beside `main.py` (locally it is written to the state directory and named by

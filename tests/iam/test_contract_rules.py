@@ -91,7 +91,7 @@ def test_grants_resolve_at_their_level_and_dbt_runs_as_its_account_once_settings
     levels = {(g.member, g.role, g.resource) for g in today.grants}
     assert ("job-runner", "roles/bigquery.dataEditor", MART) in levels
     assert ("job-runner", "roles/bigquery.jobUser", PROJECT) in levels
-    # Every workflow runs as the one Workflows account (infra/components/service_accounts.py).
+    # Every workflow runs as the one Workflows account (dayflow/infra/components/service_accounts.py).
     invoker = ("workflows", "roles/run.invoker", Resource("service", "dayflow-job-runner"))
     assert invoker in levels
     assert today.acting["dbt"] == "job-runner" and today.intended["dbt"] == "dbt"

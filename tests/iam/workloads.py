@@ -12,7 +12,7 @@ What runs, each pointed at the recording proxy port of the identity it has in GC
   get that endpoint from the job-runner, and are told apart by their User-Agent.
 
 Before the run, the warehouse is set up as `pulumi up` leaves it (infra's datasets and owned
-tables, `infra/catalog.py`), straight on the emulator and not recorded: that is infra's doing.
+tables, `dayflow/infra/catalog.py`), straight on the emulator and not recorded: that is infra's doing.
 Workflow connector calls (`googleapis.workflowexecutions...`) run inside the engine, with no
 HTTP boundary: they are read from the source of each workflow that executed.
 """
@@ -40,7 +40,7 @@ WORKFLOWS_DIR = get_workflows_dir()
 FUNCTION_SOURCE = get_ingest_function_dir() / "main.py"
 PARTITION_KEY = "2024-01-05"
 # The identities whose calls are recorded, named as infra names their service accounts
-# (`infra/components/service_accounts.py`); workflows get `wf-<stem>` there too.
+# (`dayflow/infra/components/service_accounts.py`); workflows get `wf-<stem>` there too.
 JOB_RUNNER = "job-runner"
 INGEST = "ingest"
 CE_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"

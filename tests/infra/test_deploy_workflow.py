@@ -113,7 +113,9 @@ def test_cache_and_lock_paths_name_files_of_the_repository() -> None:
     for path in re.findall(r"hashFiles\(([^)]*)\)", text):
         for name in re.findall(r"'([^']+)'", path):
             assert (ROOT / name).is_file(), name
-    (node,) = [s for s in JOBS["test"]["steps"] if s.get("uses", "").startswith("actions/setup-node")]
+    (node,) = [
+        s for s in JOBS["test"]["steps"] if s.get("uses", "").startswith("actions/setup-node")
+    ]
     lock = node["with"]["cache-dependency-path"]
     assert lock == "examples/shop/transform/dataform/package-lock.json"
     assert (ROOT / lock).is_file()
@@ -129,7 +131,8 @@ def test_the_project_image_is_built_on_the_toolkit_build_of_the_same_commit() ->
     assert script.index(toolkit) < script.index('toolkit="$(push "$TOOLKIT")"')
     assert script.index('toolkit="$(push "$TOOLKIT")"') < script.index(project)
     assert (ROOT / "examples" / "shop" / "Dockerfile").is_file()
-    assert "TOOLKIT_IMAGE := " in (ROOT / "Makefile").read_text()  # overridable from the command line
+    # A plain assignment, which `make image TOOLKIT_IMAGE=...` overrides from the command line.
+    assert "TOOLKIT_IMAGE := " in (ROOT / "Makefile").read_text()
     env = push["env"]
     assert env["TOOLKIT"] == "${{ vars.IMAGE_REPOSITORY }}/dayflow-job-runner:${{ github.sha }}"
     # What a preview names is the tag that main pushes for the same commit.

@@ -136,7 +136,14 @@ def test_make_image_tags_the_toolkit_image_with_the_package_version() -> None:
     assert "TOOLKIT_IMAGE := dayflow-job-runner:$(VERSION)" in makefile
     assert "docker build -f services/job_runner/Dockerfile -t $(TOOLKIT_IMAGE) ." in makefile
     version = subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "--eval=print-version: ; @echo $(VERSION)", "print-version"],
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT),
+            "--eval=print-version: ; @echo $(VERSION)",
+            "print-version",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -289,14 +296,32 @@ def test_built_images_run_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
             ["docker", "build", "-q", "-f", dockerfile, "-t", toolkit, context], check=True
         )
         subprocess.run(
-            ["docker", "build", "-q", "--build-arg", f"DAYFLOW_IMAGE={toolkit}", "-t", shop,
-             example],
+            [
+                "docker",
+                "build",
+                "-q",
+                "--build-arg",
+                f"DAYFLOW_IMAGE={toolkit}",
+                "-t",
+                shop,
+                example,
+            ],
             check=True,
         )
         empty = subprocess.run(
-            ["docker", "run", "--rm", "--entrypoint", "sh", toolkit, "-c",
-             "id -u; ls -A /app; npm --version"],
-            capture_output=True, text=True, check=True,
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--entrypoint",
+                "sh",
+                toolkit,
+                "-c",
+                "id -u; ls -A /app; npm --version",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         assert empty[0] == "10001" and len(empty) == 2, empty  # no project in the toolkit
         project = "/app/transform/dataform"
@@ -336,3 +361,13 @@ def test_built_images_run_the_pinned_dataform_cli_as_non_root_with_the_locked_pa
         assert installed == lock_versions_on_linux(ROOT / "locks" / "runtime.txt")
     finally:
         subprocess.run(["docker", "rmi", "-f", shop, toolkit], capture_output=True, check=False)
+
+
+def instruction_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_the_readme_shows_the_example_project_dockerfile_as_it_is() -> None:
+    (shown,) = re.findall(r"```dockerfile\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    example = (ROOT / "examples" / "shop" / "Dockerfile").read_text()
+    assert instruction_lines(shown) == instruction_lines(example)

@@ -23,7 +23,8 @@ from dayflow.infra.locations import get_scheduler_region
 from dayflow.package_files import WORKFLOW_SUFFIX, get_ingest_function_dir, get_workflows_dir
 from dayflow.spec import Environment, Spec, load_spec
 
-# Where services/job_runner/Dockerfile puts the project inside the image.
+# Where a project image (the project's Dockerfile, on the toolkit image) puts the project;
+# dayflow.project_image.APP_DIR is the same (tests/infra/test_image_spec_path.py).
 IMAGE_APP_DIR = "/app"
 DEPLOYABLE_ENVIRONMENTS = ("dev", "prod")
 # The workflow the job-runner starts for every scheduled or requested partition.
