@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dayflow.errors import DayflowError
+from dayflow.local.duckdb_extensions import install_extensions
 from dayflow.ledger import ensure_table
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
@@ -42,6 +43,7 @@ def _port(preferred: int) -> int:
 def start_bigquery(state_dir: Path, port: int | None = None) -> str:
     """Start the BigQuery emulator (data under `<state_dir>/bigquery`); return its URL.
     Stop it with `stop_process("bigquery", state_dir)`."""
+    install_extensions()
     port, grpc_port = port or _port(9050), get_free_port()
     data_dir = state_dir / "bigquery"
     data_dir.mkdir(parents=True, exist_ok=True)
