@@ -266,3 +266,17 @@ def test_prepare_refuses_a_lock_that_installs_no_dataform_cli(
         "error: Dataform project 'transform/dataform': npm ci installed no Dataform CLI ("
     )
     assert err[0].endswith("expected @dataform/cli and @dataform/core in its package-lock.json)")
+
+
+def test_a_scaffolded_project_prepares_from_what_its_dockerfile_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dayflow.scaffold import create_project
+
+    project = create_project(tmp_path / "meters").project_dir
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy(project / "dayflow.yaml", app / "dayflow.yaml")
+    shutil.copytree(project / "transform", app / "transform")
+    code, out, err = run_cli(monkeypatch, capsys, "prepare", str(app / "dayflow.yaml"))
+    assert (code, out, err) == (0, [f"project image ready: {app} (0 Dataform project(s))"], [])
