@@ -97,12 +97,10 @@ def remove_local_state(app_dir: Path) -> list[Path]:
 def make_read_only(app_dir: Path) -> None:
     """Directories 755, files 644 (symlinks untouched): the runtime user reads, cannot write."""
     for root, dirs, files in os.walk(app_dir):
-        for name in dirs:
-            (Path(root) / name).chmod(0o755, follow_symlinks=False)
-        for name in files:
+        for name in [*dirs, *files]:
             path = Path(root) / name
-            if not path.is_symlink():
-                path.chmod(0o644)
+            if not path.is_symlink():  # os.walk does not follow them either
+                path.chmod(0o755 if path.is_dir() else 0o644)
     app_dir.chmod(0o755)
 
 
