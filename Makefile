@@ -31,7 +31,7 @@ TOOLKIT_IMAGE := dayflow-job-runner:$(VERSION)
 # The example project's Dockerfile, which layers examples/shop on the toolkit image.
 EXAMPLE_DIR := examples/shop
 # The example Dataform project's CLI and core, pinned in its package.json and package-lock.json.
-DATAFORM_DIR := examples/shop/transform/dataform
+DATAFORM_DIR := $(EXAMPLE_DIR)/transform/dataform
 DATAFORM_STAMP := $(DATAFORM_DIR)/node_modules/.installed
 
 # A Python 3.13: python3.13 on PATH if it runs (a pyenv shim refuses unless 3.13 is selected), else pyenv's.
