@@ -96,6 +96,8 @@ def stack_step(job: str) -> dict[str, Any]:
 def test_pulumi_runs_in_the_example_project_folder() -> None:
     assert ACTION["inputs"]["work-dir"]["required"] is True
     (pulumi,) = [s for s in ACTION["runs"]["steps"] if "pulumi login" in s.get("run", "")]
+    # A composite action's run step takes `working-directory` (runs.steps[*].working-directory,
+    # https://docs.github.com/en/actions/reference/metadata-syntax-for-github-actions).
     assert pulumi["working-directory"] == "${{ inputs.work-dir }}"
     stacks = {"preview": ["dev", "prod"], "deploy-dev": ["dev"], "deploy-prod": ["prod"]}
     for job in PULUMI_JOBS:
