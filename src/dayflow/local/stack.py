@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from dayflow.errors import DayflowError
-from dayflow.local.duckdb_extensions import install_extensions
 from dayflow.ledger import ensure_table
+from dayflow.local.duckdb_extensions import install_extensions
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
 from dayflow.package_files import get_workflows_dir
