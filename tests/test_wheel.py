@@ -1,32 +1,23 @@
 """The slow packaging test: the built wheel alone runs a scaffolded project.
 
-Builds the wheel (hatchling, through `uv build`), checks it holds the package data that
-`dayflow local up` and `dayflow.infra` read, installs it into a fresh virtualenv (the lock's
-dependencies, then the wheel with --no-deps), and in an empty directory outside the repository,
-with no PYTHONPATH and a fresh HOME, runs `dayflow init`, the CLI's local round trip and the
-scaffolded project's own `pytest`. Nothing may find a file through this repository.
-
-Why `uv build`: uv is in every dev venv (`make venv` bootstraps it from locks/uv.txt), it builds
-in an isolated environment with exactly the backend pyproject.toml pins (hatchling==1.33.0) from
-the package index or its cache, and a fresh clone needs nothing else; `pip wheel --no-deps .`
-would do too, but resolves and installs the backend anew on every build. The fresh venv installs
-from uv's cache (filled by `make venv`), so it takes seconds and no network.
+Builds the wheel, checks it holds the package data that `dayflow local up` and `dayflow.infra`
+read, installs it into a fresh virtualenv (the lock's dependencies, then the wheel with
+--no-deps; tests/wheel_venv.py says how and why), and in an empty directory outside the
+repository, with no PYTHONPATH and a fresh HOME, runs `dayflow init`, the CLI's local round trip
+and the scaffolded project's own `pytest`. Nothing may find a file through this repository.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.wheel_venv import ROOT, build_wheel, create_venv, find_uv, get_user_env, run
 
 pytestmark = [
     pytest.mark.packaging,
@@ -52,61 +43,29 @@ PIPELINE = "proj_daily"
 DAY = "2024-01-02"
 
 
-def _uv() -> str:
-    uv = Path(sys.executable).with_name("uv")
-    found = str(uv) if uv.is_file() else shutil.which("uv")
+@pytest.fixture(scope="module")
+def uv() -> str:
+    found = find_uv()
     if found is None:
         pytest.skip("uv not found beside the interpreter or on PATH (`make venv` installs it)")
     return found
 
 
-def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(args, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
-    assert result.returncode == 0, (
-        f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-    )
-    return result  # type: ignore[no-any-return]
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Path:
+    return build_wheel(uv, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    _run(
-        [_uv(), "build", "--wheel", "--quiet", "--python", sys.executable, "--no-python-downloads",
-         "--out-dir", str(out), str(ROOT)]
-    )  # fmt: skip
-    (built,) = out.glob("dayflow-*.whl")
-    return built
-
-
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    """A fresh virtualenv: the lock's dependencies (hashes checked), then the wheel alone."""
-    path = tmp_path_factory.mktemp("venv") / ".venv"
-    uv = _uv()
-    _run([uv, "venv", "--quiet", "--python", sys.executable, "--no-python-downloads", str(path)])
-    python = str(path / "bin" / "python")
-    _run([uv, "pip", "install", "--quiet", "--python", python, "--require-hashes",
-          "-r", str(ROOT / "locks" / "all.txt")])  # fmt: skip
-    _run([uv, "pip", "install", "--quiet", "--python", python, "--no-deps", str(wheel)])
-    return path
+def venv(tmp_path_factory: pytest.TempPathFactory, uv: str, wheel: Path) -> Path:
+    return create_venv(uv, tmp_path_factory.mktemp("venv") / ".venv", wheel)
 
 
 @pytest.fixture
 def outside_env(tmp_path: Path, venv: Path) -> dict[str, str]:
-    """The environment of a user's shell: the venv's bin first, no PYTHONPATH, no DAYFLOW_*
-    settings, and a HOME of its own (no DuckDB extensions installed there yet)."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DAYFLOW_", "JOB_RUNNER_", "PYTEST_", "VIRTUAL_ENV"))
-        and k not in ("PYTHONPATH", "PYTHONHOME", "BIGQUERY_EMULATOR_HOST")
-    }
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["HOME"] = str(home)
-    return env
+    return get_user_env(venv, home)
 
 
 @pytest.fixture
@@ -128,7 +87,7 @@ def test_installed_toolkit_imports_from_the_venv_only(
     venv: Path, outside_env: dict[str, str], workdir: Path
 ) -> None:
     script = "import dayflow, job_runner, dayflow.infra.program; print(dayflow.__file__, job_runner.__file__)"
-    out = _run([str(venv / "bin" / "python"), "-c", script], cwd=workdir, env=outside_env).stdout
+    out = run([str(venv / "bin" / "python"), "-c", script], cwd=workdir, env=outside_env)
     for path in out.split():
         assert Path(path).resolve().is_relative_to(venv.resolve()), path
 
@@ -138,9 +97,9 @@ def test_scaffolded_project_goes_green_from_the_installed_wheel(
     venv: Path, outside_env: dict[str, str], workdir: Path
 ) -> None:
     def dayflow(*args: str) -> str:
-        return _run(["dayflow", *args], cwd=project, env=outside_env).stdout
+        return run(["dayflow", *args], cwd=project, env=outside_env)
 
-    _run(["dayflow", "init", "proj"], cwd=workdir, env=outside_env)
+    run(["dayflow", "init", "proj"], cwd=workdir, env=outside_env)
     project = workdir / "proj"
     assert "ok: 1 pipeline(s), 1 job(s)" in dayflow("validate")
     try:
@@ -151,7 +110,7 @@ def test_scaffolded_project_goes_green_from_the_installed_wheel(
         dayflow("run", PIPELINE, "--partition", DAY)  # a rerun replaces the partition
         second = json.loads(dayflow("checksum", PIPELINE, "--start", DAY, "--end", DAY, "--json"))
     finally:
-        _run(["dayflow", "local", "down"], cwd=project, env=outside_env)
+        run(["dayflow", "local", "down"], cwd=project, env=outside_env)
     (table,) = first["partitions"][0]["tables"]
     assert table["table"] == "mart.daily_events"
     assert table["rows"] == 2  # 2024-01-02 holds views and purchases (transform/seed/events.jsonl)

@@ -17,7 +17,7 @@ EXTENSIONS = ("ducklake", "icu", "json", "parquet", "spatial")
 def install_extensions() -> None:
     """Install `EXTENSIONS` from their wheels into DuckDB's extension directory."""
     try:
-        from duckdb_extensions import import_extension
+        from duckdb_extensions import import_extension  # type: ignore[import-untyped]  # no py.typed
     except ModuleNotFoundError as err:
         raise DayflowError(
             "the local stack needs dayflow's `local` extra (no module duckdb_extensions; "

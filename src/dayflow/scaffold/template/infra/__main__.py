@@ -1,4 +1,5 @@
-"""Pulumi entry point of this project: dayflow's program, for the spec beside Pulumi.yaml."""
+"""Pulumi entry point of this project: dayflow's Pulumi program (dayflow.infra), for
+the spec beside Pulumi.yaml."""
 
 from pathlib import Path
 
