@@ -25,6 +25,7 @@ from tests.conftest import EXAMPLE
 
 EXPECTED_FILES = {
     ".github/workflows/ci.yml",
+    ".dockerignore",
     ".gitignore",
     "Dockerfile",
     "Pulumi.dev.yaml",
