@@ -15,6 +15,9 @@ import yaml
 from dayflow.local.process import get_free_port, stop_process
 from dayflow.local.stack import start_bigquery
 
+# pytester: tests/testing/ runs pytest sessions of its own to test the dayflow.testing plugin.
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[1]
 # The example project (examples/shop): the spec, SQL, seeds and transforms the tests exercise.
 EXAMPLE = ROOT / "examples" / "shop"

@@ -37,7 +37,8 @@ def fail(message: str) -> NoReturn:
     import pytest
 
     __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
+    # `from None`: raised while another exception is handled, the report shows no chain.
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 @contextlib.contextmanager
