@@ -156,6 +156,10 @@ def test_unknown_pipeline(dayflow_project):
     dayflow_project.run("nope", "2024-01-01")
 
 
+def test_bad_partition_key(dayflow_project):
+    dayflow_project.run("daily", "2024-13-01", job="usage")
+
+
 def test_unknown_table(dayflow_project):
     dayflow_project.load_rows("raw.nope", [{"meter_id": "m1"}])
 
@@ -208,7 +212,7 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
 
     seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
     try:
-        result.assert_outcomes(passed=2, failed=4)
+        result.assert_outcomes(passed=2, failed=5)
         # One stack for the whole session: every test saw the same services and processes.
         assert len(seen) == 3
         assert all(s == seen[0] for s in seen), seen
@@ -227,6 +231,10 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
         # A user's mistake is one line naming the value and what was expected, no traceback.
         for name, line in (
             ("test_unknown_pipeline", "unknown pipeline 'nope' (expected one of: daily, broken)"),
+            (
+                "test_bad_partition_key",
+                "partition_key '2024-13-01' is not a date (expected YYYY-MM-DD)",
+            ),
             (
                 "test_unknown_table",
                 "'raw.nope' is not a declared source table (expected one of: raw.readings)",

@@ -183,7 +183,7 @@ class LocalProject:
 
         __tracebackhide__ = True
         with user_errors_fail_the_test():
-            self._check_job(pipeline, job)
+            self._check_run(pipeline, partition_key, job)
             return run_partition(self.runner, pipeline, partition_key, job)
 
     def backfill(self, pipeline: str, start: str, end: str) -> dict[str, Any]:
@@ -299,13 +299,18 @@ class LocalProject:
 
     # Checks of names the spec declares, before anything is asked of the stack.
 
-    def _check_job(self, pipeline: str, job: str | None) -> None:
+    def _check_run(self, pipeline: str, partition_key: str, job: str | None) -> None:
+        """A bad key or an unknown job is the caller's mistake, not a run that failed (the
+        job-runner would answer both with a 4xx, as it answers a run's permanent failure)."""
         from dayflow.errors import UserError
+        from dayflow.partition_bounds import check_partition_key
 
-        jobs = self.spec.get_pipeline(pipeline).jobs
-        if job is not None and job not in jobs:
+        spec_pipeline = self.spec.get_pipeline(pipeline)
+        check_partition_key(pipeline, spec_pipeline, partition_key)
+        if job is not None and job not in spec_pipeline.jobs:
             raise UserError(
-                f"unknown job {job!r} in pipeline {pipeline!r} (expected one of: {', '.join(jobs)})"
+                f"unknown job {job!r} in pipeline {pipeline!r} "
+                f"(expected one of: {', '.join(spec_pipeline.jobs)})"
             )
 
     def _get_logical_names(self, pipeline: str) -> dict[str, str]:
