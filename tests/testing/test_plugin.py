@@ -162,6 +162,10 @@ def test_bad_partition_key(dayflow_project):
     dayflow_project.run("daily", "2024-13-01", job="usage")
 
 
+def test_missing_table(dayflow_project):
+    dayflow_project.read_table("mart", "nope")
+
+
 def test_unknown_table(dayflow_project):
     dayflow_project.load_rows("raw.nope", [{"meter_id": "m1"}])
 
@@ -214,7 +218,7 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
 
     seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
     try:
-        result.assert_outcomes(passed=2, failed=5)
+        result.assert_outcomes(passed=2, failed=6)
         # One stack for the whole session: every test saw the same services and processes.
         assert len(seen) == 3
         assert all(s == seen[0] for s in seen), seen
@@ -239,6 +243,10 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
             (
                 "test_bad_partition_key",
                 "partition_key '2024-13-01' is not a date (expected YYYY-MM-DD)",
+            ),
+            (
+                "test_missing_table",
+                "table mart.nope not found in the local warehouse (as local.mart.nope)",
             ),
             (
                 "test_unknown_table",
