@@ -86,6 +86,9 @@ def test_a_backfill_through_the_workflows_engine_rerun_leaves_one_runs_rows(
     runs = shop.get_runs(PIPELINE, "2024-01-14", "2024-01-16")
     assert {r["attempt"] for r in runs} == {2}
     assert len(runs) == 3 * len(JOBS)
+    # Nothing is missing now: a backfill of only the missing partitions starts no execution.
+    nothing = shop.backfill(PIPELINE, "2024-01-14", "2024-01-16", only="missing")
+    assert (nothing["backfill_id"], nothing["partitions"]) == (None, 0)
 
 
 def run_cli(shop: LocalProject, *args: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -186,11 +186,21 @@ class LocalProject:
             self._check_run(pipeline, partition_key, job)
             return run_partition(self.runner, pipeline, partition_key, job)
 
-    def backfill(self, pipeline: str, start: str, end: str) -> dict[str, Any]:
+    def backfill(
+        self,
+        pipeline: str,
+        start: str,
+        end: str,
+        *,
+        only: Literal["all", "failed", "missing"] = "all",
+        order: Literal["asc", "desc"] = "asc",
+        concurrency: int = 4,
+    ) -> dict[str, Any]:
         """Run `start`..`end` (inclusive) as a `backfill` Workflows execution on the local
         engine, started by the job-runner (POST /backfills, as `dayflow backfill` starts it),
         until the execution ends; return its summary (`partitions`, `succeeded`, `failed`,
-        `failed_keys`, `skipped`...) with `backfill_id` and `execution`.
+        `failed_keys`, `skipped`...) with `backfill_id` and `execution`. `only`, `order` and
+        `concurrency` mean what `dayflow backfill`'s options do (only="failed" repairs).
 
         Failed partitions do not raise (see `assert_succeeded`); an execution that itself
         failed does, naming its error.
@@ -199,8 +209,9 @@ class LocalProject:
         with user_errors_fail_the_test():
             self.spec.get_pipeline(pipeline)
             started = self.runner.create_backfill(
-                {"pipeline": pipeline, "start": start, "end": end}
-            )
+                {"pipeline": pipeline, "start": start, "end": end, "only": only, "order": order,
+                 "concurrency": concurrency}
+            )  # fmt: skip
         if started["execution"] is None:  # nothing to run in the range
             return {"backfill_id": None, "execution": None, "partitions": 0, "succeeded": 0,
                     "failed": 0, "failed_keys": []}  # fmt: skip
