@@ -196,11 +196,11 @@ def measure_throughput(http: httpx.Client) -> dict[str, Any]:
 
 
 def main() -> None:
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT / "services")]
-    from dayflow.demo import load_example_data
+    sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "services")]
     from dayflow.local.process import get_free_port, start_process, stop_process
     from dayflow.local.stack import create_warehouse, start_bigquery
     from dayflow.spec import load_spec
+    from tests.conftest import load_example_data
 
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         state = Path(tmp)

@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, help="the file to update (README.md)")
     args = parser.parse_args(argv)
 
-    from dayflow.demo import load_example_data
     from dayflow.local.process import get_free_port, stop_process
     from dayflow.local.stack import start_bigquery
+    from tests.conftest import load_example_data
     from tests.iam.evaluate import evaluate
 
     with tempfile.TemporaryDirectory(prefix="dayflow-iam-") as tmp:
