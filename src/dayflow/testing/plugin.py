@@ -63,7 +63,8 @@ def dayflow_project(
     test that asks for it; stopping takes under a second. Each test then pays only for what it
     runs (a one-job partition: about 0.3 s).
     """
-    __tracebackhide__ = True
+    # This frame stays visible (no __tracebackhide__): a setup failure with every frame hidden
+    # would come with pytest's "All traceback entries are hidden" line.
     project = LocalProject.start(get_spec_path(request.config), tmp_path_factory.mktemp("dayflow"))
     try:
         yield project

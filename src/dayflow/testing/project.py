@@ -13,6 +13,7 @@ plugin imports this module in every session.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,8 @@ def fail(message: str) -> NoReturn:
     import pytest
 
     __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
+    # `from None`: raised while another exception is handled, the report shows no chain.
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 @contextlib.contextmanager
@@ -69,6 +71,8 @@ class LocalProject:
         self._runner: JobRunnerClient | None = None
         self._bigquery: bigquery.Client | None = None
         self._executions: WorkflowsExecutions | None = None
+        # Tests may call from several threads (concurrent runs): the clients are made once.
+        self._lock = threading.Lock()
 
     @classmethod
     def start(cls, spec_path: Path, state_dir: Path) -> LocalProject:
@@ -109,33 +113,36 @@ class LocalProject:
     @property
     def runner(self) -> JobRunnerClient:
         """The job-runner's HTTP client, as the CLI uses it."""
-        if self._runner is None:
-            from dayflow.runner_client import JobRunnerClient
+        with self._lock:
+            if self._runner is None:
+                from dayflow.runner_client import JobRunnerClient
 
-            self._runner = JobRunnerClient(self.urls["job_runner_url"])
-        return self._runner
+                self._runner = JobRunnerClient(self.urls["job_runner_url"])
+            return self._runner
 
     @property
     def bigquery(self) -> bigquery.Client:
         """A client of the stack's BigQuery emulator."""
-        if self._bigquery is None:
-            from dayflow.warehouse import make_bigquery_client
+        with self._lock:
+            if self._bigquery is None:
+                from dayflow.warehouse import make_bigquery_client
 
-            project = self.spec.get_environment(ENV).gcp_project
-            self._bigquery = make_bigquery_client(project, self.urls["bigquery_endpoint"])
-        return self._bigquery
+                project = self.spec.get_environment(ENV).gcp_project
+                self._bigquery = make_bigquery_client(project, self.urls["bigquery_endpoint"])
+            return self._bigquery
 
     @property
     def executions(self) -> WorkflowsExecutions:
         """The Workflows engine's Executions API (gRPC), as the CLI uses it."""
-        if self._executions is None:
-            from dayflow.executions import WorkflowsExecutions
+        with self._lock:
+            if self._executions is None:
+                from dayflow.executions import WorkflowsExecutions
 
-            project = self.spec.get_environment(ENV).gcp_project
-            self._executions = WorkflowsExecutions(
-                project, self.urls["workflows_location"], self.urls["workflows_grpc"]
-            )
-        return self._executions
+                project = self.spec.get_environment(ENV).gcp_project
+                self._executions = WorkflowsExecutions(
+                    project, self.urls["workflows_location"], self.urls["workflows_grpc"]
+                )
+            return self._executions
 
     # Data in.
 
