@@ -103,7 +103,8 @@ def test_scaffolded_project_goes_green_from_the_installed_wheel(
     project = workdir / "proj"
     assert "ok: 1 pipeline(s), 1 job(s)" in dayflow("validate")
     try:
-        dayflow("local", "up")
+        # Free ports: other stacks (test workers, other checkouts) may start on this machine.
+        dayflow("local", "up", "--free-ports")
         assert "seeded raw.events: 21 rows" in dayflow("seed")
         dayflow("run", PIPELINE, "--partition", DAY)
         first = json.loads(dayflow("checksum", PIPELINE, "--start", DAY, "--end", DAY, "--json"))
