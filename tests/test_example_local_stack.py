@@ -7,6 +7,9 @@ The stack is shared by the session: each test uses partitions of its own.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -83,3 +86,33 @@ def test_a_backfill_through_the_workflows_engine_rerun_leaves_one_runs_rows(
     runs = shop.get_runs(PIPELINE, "2024-01-14", "2024-01-16")
     assert {r["attempt"] for r in runs} == {2}
     assert len(runs) == 3 * len(JOBS)
+    # Nothing is missing now: a backfill of only the missing partitions starts no execution.
+    nothing = shop.backfill(PIPELINE, "2024-01-14", "2024-01-16", only="missing")
+    assert (nothing["backfill_id"], nothing["partitions"]) == (None, 0)
+
+
+def run_cli(shop: LocalProject, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `dayflow` entry point, pointed at the session's stack (its state directory)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAYFLOW_")}
+    env |= {"DAYFLOW_STATE_DIR": str(shop.state_dir), "DAYFLOW_SPEC": str(shop.spec_path)}
+    return subprocess.run(
+        [sys.executable, "-c", "from dayflow.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_dayflow_run_uses_the_same_partition_runs_and_an_unknown_job_is_one_line(
+    shop: LocalProject,
+) -> None:
+    ran = run_cli(shop, "run", PIPELINE, "--partition", "2024-01-20")
+
+    assert ran.returncode == 0, ran.stderr
+    assert all(job in ran.stdout for job in JOBS)
+    shop.assert_succeeded(PIPELINE, "2024-01-20")
+    unknown = run_cli(shop, "run", PIPELINE, "--partition", "2024-01-20", "--job", "nope")
+    assert unknown.returncode == 2
+    assert len(unknown.stderr.splitlines()) == 1, unknown.stderr
+    assert unknown.stderr.startswith("error: unknown job 'nope' in pipeline 'shop_daily'")

@@ -15,6 +15,7 @@ import yaml
 from dayflow.local.process import is_port_open
 
 SERVICES = ("bigquery", "job_runner", "workflows")
+URL_KEYS = ("bigquery_endpoint", "job_runner_url", "workflows_url")
 # pytester points HOME at its temp dir; the BigQuery emulator loads DuckDB's extensions from the
 # real one (~/.duckdb, see shared/LOCAL_STACK.md), as it does in a project's own test session.
 HOME = os.environ.get("HOME", "")
@@ -143,6 +144,7 @@ def test_load_rows_then_backfill(dayflow_project):
     dayflow_project.assert_succeeded("daily", "2024-01-01", "2024-01-03")
     counts = {k: t["mart.usage"][0] for k, t in dayflow_project.checksum("daily", "2024-01-01", "2024-01-03").items()}
     assert counts == {"2024-01-01": 2, "2024-01-02": 1, "2024-01-03": 2}
+    assert dayflow_project.load_rows("raw.readings", rows[:1], append=True) == 4
 
 
 def test_failing_pipeline(dayflow_project):
@@ -154,6 +156,14 @@ def test_failing_pipeline(dayflow_project):
 
 def test_unknown_pipeline(dayflow_project):
     dayflow_project.run("nope", "2024-01-01")
+
+
+def test_bad_partition_key(dayflow_project):
+    dayflow_project.run("daily", "2024-13-01", job="usage")
+
+
+def test_missing_table(dayflow_project):
+    dayflow_project.read_table("mart", "nope")
 
 
 def test_unknown_table(dayflow_project):
@@ -208,10 +218,13 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
 
     seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
     try:
-        result.assert_outcomes(passed=2, failed=4)
+        result.assert_outcomes(passed=2, failed=6)
         # One stack for the whole session: every test saw the same services and processes.
         assert len(seen) == 3
         assert all(s == seen[0] for s in seen), seen
+        # On free ports: not the usual ones that `dayflow local up` takes first.
+        ports = {int(seen[0]["urls"][k].rsplit(":", 1)[1]) for k in URL_KEYS}
+        assert ports.isdisjoint({9050, 8080, 8090}), ports
         # The failing pipeline: one line per partition job that did not succeed, with its error.
         result.stdout.fnmatch_lines(
             [
@@ -227,6 +240,14 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
         # A user's mistake is one line naming the value and what was expected, no traceback.
         for name, line in (
             ("test_unknown_pipeline", "unknown pipeline 'nope' (expected one of: daily, broken)"),
+            (
+                "test_bad_partition_key",
+                "partition_key '2024-13-01' is not a date (expected YYYY-MM-DD)",
+            ),
+            (
+                "test_missing_table",
+                "table mart.nope not found in the local warehouse (as local.mart.nope)",
+            ),
             (
                 "test_unknown_table",
                 "'raw.nope' is not a declared source table (expected one of: raw.readings)",
@@ -248,7 +269,7 @@ def test_one_stack_serves_the_session_failures_read_clearly_and_it_stops_at_the_
 
             stack.down(Path(seen[0]["state_dir"]))
     assert leaked == []
-    for key in ("bigquery_endpoint", "job_runner_url", "workflows_url"):
+    for key in URL_KEYS:
         assert not is_port_open(int(urls[key].rsplit(":", 1)[1])), key
     assert not (Path(seen[0]["state_dir"]) / "stack.json").exists()
 
