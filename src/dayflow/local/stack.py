@@ -13,13 +13,16 @@ Their URLs are recorded in `<state_dir>/stack.json`, which the CLI reads.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
 from dayflow.local.functions import start_ingest, stop_ingest
+from dayflow.local.health import check_stack
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
 from dayflow.package_files import get_workflows_dir
 from dayflow.spec import Spec
@@ -76,15 +79,22 @@ def start_job_runner(
     return proc.url
 
 
+def get_history_file(state_dir: Path) -> Path:
+    """Where the local Workflows engine keeps its executions across restarts."""
+    return state_dir / "workflows" / "executions.jsonl"
+
+
 def start_workflows(state_dir: Path, job_runner_url: str, grpc_port: int, location: str) -> str:
-    """Start the Workflows engine on workflows/*.workflows.yaml; return its REST URL."""
+    """Start the Workflows engine on workflows/*.workflows.yaml, with the execution history
+    of earlier starts (`get_history_file`); return its REST URL."""
     port = _port(8090)
     proc = start_process(
         "workflows",
         [sys.executable, "-m", "dayflow.workflows_engine.server", "--host", "127.0.0.1",
          "--port", str(port), "--grpc-port", str(grpc_port),
          "--workflows-dir", str(get_workflows_dir()), "--env", f"JOB_RUNNER_URL={job_runner_url}",
-         "--project", LOCAL_PROJECT, "--location", location],
+         "--project", LOCAL_PROJECT, "--location", location,
+         "--history-file", str(get_history_file(state_dir))],
         port=port,
         state_dir=state_dir,
     )  # fmt: skip
@@ -102,21 +112,37 @@ def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
         ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(LEDGER.dataset), LEDGER)
 
 
-def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
-    """Start the local stack (stopping a previous one first); return its URLs."""
+def up(
+    spec: Spec,
+    spec_path: Path,
+    state_dir: Path,
+    on_step: Callable[[str], None] = lambda step: None,
+) -> dict[str, Any]:
+    """Start the local stack (stopping a previous one first); return its URLs.
+
+    Data of earlier starts (the emulator's tables, the run ledger, Workflows executions) is
+    kept (`erase` deletes it). `on_step` is told each step as it begins (for progress).
+    """
     down(state_dir)
     location = spec.get_environment("local").region
     workflows_grpc = f"127.0.0.1:{get_free_port()}"
     try:
+        on_step("the BigQuery emulator")
         bigquery_endpoint = start_bigquery(state_dir)
+        on_step("datasets and the run ledger")
         create_warehouse(spec, bigquery_endpoint)
+        on_step("the job-runner")
         job_runner_url = start_job_runner(
             spec_path, state_dir, bigquery_endpoint, workflows_grpc, location
         )
+        on_step("the Workflows engine")
         workflows_url = start_workflows(
             state_dir, job_runner_url, int(workflows_grpc.rsplit(":", 1)[1]), location
         )
-        ingest = start_ingest(spec, state_dir, bigquery_endpoint) if spec.topics else None
+        ingest = None
+        if spec.topics:
+            on_step("the ingest function and Pub/Sub")
+            ingest = start_ingest(spec, state_dir, bigquery_endpoint)
     except Exception:
         down(state_dir)
         raise
@@ -137,6 +163,12 @@ def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
     return stack
 
 
+def erase(state_dir: Path) -> None:
+    """Delete the local stack's data: the emulator's tables and the Workflows executions."""
+    shutil.rmtree(state_dir / "bigquery", ignore_errors=True)
+    get_history_file(state_dir).unlink(missing_ok=True)
+
+
 def down(state_dir: Path) -> list[str]:
     """Stop every local process; return the names of those that were running."""
     stop_ingest(state_dir)
@@ -145,8 +177,13 @@ def down(state_dir: Path) -> list[str]:
     return stopped
 
 
-def get_stack(state_dir: Path) -> dict[str, Any]:
+def get_stack(state_dir: Path, *, check: bool = True) -> dict[str, Any]:
+    """The running stack's addresses. With `check`, first make sure its services answer
+    (UnavailableError naming a dead one, at once: see dayflow.local.health)."""
     path = state_dir / "stack.json"
     if not path.is_file():
         raise DayflowError("the local stack is not running (start it with: dayflow local up)")
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    stack: dict[str, Any] = json.loads(path.read_text())
+    if check:
+        check_stack(stack)
+    return stack

@@ -1,0 +1,148 @@
+"""`dayflow run P --partition KEY [--job J] [--json]`: one partition's jobs, wave by wave.
+
+Bad input (an unknown pipeline or job, a key that is not one of the pipeline's partitions, such
+as an hour skipped by DST) is refused from the spec before the job-runner is called: one line,
+exit 2. A job that fails is a failure of the work: its row says so, the error is printed once
+(stderr, one line), downstream jobs are not run, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from dayflow.cli.app import app
+from dayflow.cli.context import (
+    EnvOption,
+    ImpersonateOption,
+    SpecOption,
+    console,
+    get_job_runner,
+    get_spec,
+)
+from dayflow.cli.output import one_line, print_json
+from dayflow.cli.styles import STATUS_STYLE
+from dayflow.errors import DayflowError, NotFoundError, UserError
+from dayflow.partition_bounds import check_partition_key
+from dayflow.runner_client import JobRunnerClient
+from dayflow.spec import Pipeline
+
+# Jobs of one wave run at once, up to this many.
+MAX_PARALLEL_JOBS = 8
+
+
+class JobFailedError(DayflowError):
+    """A job of the partition failed (exit 1): the message names it and its error."""
+
+
+@app.command()
+def run(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name")],
+    partition: Annotated[str, typer.Option("--partition", "-p", help="Partition key")],
+    job: Annotated[str | None, typer.Option("--job", "-j", help="Run only this job")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON")] = False,
+    spec_path: SpecOption = None,
+    env: EnvOption = None,
+    impersonate: ImpersonateOption = None,
+) -> None:
+    """Run the jobs of one partition in dependency order through the job-runner."""
+    spec_pipeline = get_spec(spec_path).get_pipeline(pipeline)
+    check_partition_key(pipeline, spec_pipeline, partition)
+    check_job(pipeline, spec_pipeline, job)
+    client = get_job_runner(env, impersonate, spec_path)
+    waves = [[job]] if job is not None else get_waves(client, pipeline, partition)
+    outcomes = run_waves(client, pipeline, partition, waves)
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    if as_json:
+        print_json({"pipeline": pipeline, "partition_key": partition, "jobs": outcomes})
+    else:
+        show_outcomes(outcomes)
+    if failed:
+        first = failed[0]
+        not_run = sum(o["status"] == "not run" for o in outcomes)
+        raise JobFailedError(
+            f"job {first['job']!r} failed for partition {partition}: {first['error']}"
+            + (f" ({not_run} downstream job(s) not run)" if not_run else "")
+        )
+
+
+def check_job(pipeline_name: str, pipeline: Pipeline, job: str | None) -> None:
+    """Refuse a `--job` the pipeline does not have, naming the jobs it has."""
+    if job is not None and job not in pipeline.jobs:
+        raise NotFoundError(
+            f"unknown job {job!r} in pipeline {pipeline_name!r} "
+            f"(expected one of: {', '.join(pipeline.jobs)})"
+        )
+
+
+def get_waves(client: JobRunnerClient, pipeline: str, partition: str) -> list[list[str]]:
+    plan = client.get_plan(pipeline, partition, partition)
+    if not plan["partitions"]:
+        # The spec said the key exists: the deployed job-runner's spec differs from this one.
+        raise UserError(
+            f"partition_key {partition!r} is not a partition of pipeline {pipeline!r} "
+            "in the job-runner's spec (expected the deployed spec to match this one)"
+        )
+    waves: list[list[str]] = plan["partitions"][0]["waves"]
+    return waves
+
+
+def run_waves(
+    client: JobRunnerClient, pipeline: str, partition: str, waves: list[list[str]]
+) -> list[dict[str, Any]]:
+    """Run each wave's jobs at once; after a wave with a failure, the rest are `not run`.
+
+    An unknown pipeline or job (404 from the job-runner) is the caller's error and is raised.
+    """
+    outcomes: list[dict[str, Any]] = []
+    failed = False
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_JOBS) as pool:
+        for wave in waves:
+            if failed:
+                outcomes += [_outcome(name, "not run") for name in wave]
+                continue
+            futures = {name: pool.submit(client.run, pipeline, name, partition) for name in wave}
+            for name, future in futures.items():
+                try:
+                    result: dict[str, Any] = future.result()
+                except NotFoundError:
+                    raise
+                except DayflowError as err:
+                    outcomes.append(_outcome(name, "failed", error=one_line(str(err))))
+                    failed = True
+                    continue
+                outcomes.append(
+                    _outcome(
+                        name,
+                        "succeeded",
+                        run_id=result.get("run_id"),
+                        rows_written=result.get("rows_written"),
+                        duration_seconds=result.get("duration_seconds"),
+                        bigquery_job_id=result.get("bigquery_job_id"),
+                    )
+                )
+    return outcomes
+
+
+def _outcome(job: str, status: str, **fields: Any) -> dict[str, Any]:
+    empty = dict.fromkeys(
+        ("run_id", "rows_written", "duration_seconds", "bigquery_job_id", "error")
+    )
+    return {"job": job, "status": status, **empty, **fields}
+
+
+def show_outcomes(outcomes: list[dict[str, Any]]) -> None:
+    table = Table("job", "status", "rows written", "seconds", "BigQuery job")
+    for o in outcomes:
+        seconds = o["duration_seconds"]
+        table.add_row(
+            o["job"],
+            STATUS_STYLE.get(o["status"], o["status"]),
+            "" if o["rows_written"] is None else str(o["rows_written"]),
+            "" if seconds is None else f"{seconds:.2f}",
+            o["bigquery_job_id"] or "",
+        )
+    console.print(table)
