@@ -6,22 +6,17 @@ validate` so that no spec that loads fails at run time for a reason the spec alr
 - a topic's `key` fields have types BigQuery can partition a window and cluster by;
 - an `enum` lists values of its field's type (strings for a string field, integers for an
   integer field): any other value could never match, and every event would be dead-lettered;
-- a `dedup` job can build its topic's semantic table (`dayflow.semantic` states the rules);
-- a dbt or Dataform job's `project_dir` is a project directory (file references, like `sql`).
+- a `dedup` job can build its topic's semantic table (`dayflow.semantic` states the rules).
 """
 
 from __future__ import annotations
 
 from dayflow.errors import SpecError
-from dayflow.spec import DataformJob, DbtJob, DedupJob, Spec, Topic
+from dayflow.spec import DedupJob, Spec, Topic
 
 # Types a business key may have (the semantic layer's `PARTITION BY` and clustering).
 KEY_TYPES = ("string", "integer", "boolean", "timestamp", "date")
 EVENT_TIME_TYPES = ("timestamp", "date")
-# The files that make a directory a dbt or a Dataform project (dayflow.transforms checks the same
-# at run time).
-DBT_PROJECT_FILES: tuple[str, ...] = ("dbt_project.yml",)
-DATAFORM_PROJECT_FILES = ("workflow_settings.yaml", "dataform.json")
 
 
 def check_types(spec: Spec) -> list[str]:
@@ -38,8 +33,6 @@ def check_types(spec: Spec) -> list[str]:
             where = f"pipelines.{pipeline_name}.jobs.{job_name}"
             if isinstance(job, DedupJob) and job.topic in typed_topics:
                 problems += _check_dedup(spec, where, job)
-            elif isinstance(job, DbtJob | DataformJob):
-                problems += _check_project_dir(spec, where, job)
     return problems
 
 
@@ -50,14 +43,14 @@ def check_topic_types(name: str, topic: Topic) -> list[str]:
     event_field = topic.fields.get(topic.event_time)
     if event_field is not None and event_field.type not in EVENT_TIME_TYPES:
         problems.append(
-            f"{where}.event_time: field {topic.event_time!r} is a {event_field.type} "
+            f"{where}.event_time: field {topic.event_time!r} is {_a(event_field.type)} "
             f"(expected a {' or '.join(EVENT_TIME_TYPES)} field)"
         )
     for key in topic.key:
         key_field = topic.fields.get(key)
         if key_field is not None and key_field.type not in KEY_TYPES:
             problems.append(
-                f"{where}.key: field {key!r} is a {key_field.type} "
+                f"{where}.key: field {key!r} is {_a(key_field.type)} "
                 f"(expected one of: {', '.join(KEY_TYPES)})"
             )
     for field_name, field in topic.fields.items():
@@ -66,7 +59,7 @@ def check_topic_types(name: str, topic: Topic) -> list[str]:
         path = f"{where}.fields.{field_name}.enum"
         if field.type not in ("string", "integer"):
             problems.append(
-                f"{path}: a {field.type} field cannot have an enum (expected a string or "
+                f"{path}: {_a(field.type)} field cannot have an enum (expected a string or "
                 "integer field)"
             )
             continue
@@ -74,10 +67,14 @@ def check_topic_types(name: str, topic: Topic) -> list[str]:
         wrong = [v for v in field.enum if not isinstance(v, wanted) or isinstance(v, bool)]
         if wrong:
             problems.append(
-                f"{path}: value {wrong[0]!r} is not a{'n' if field.type == 'integer' else ''} "
-                f"{field.type} (expected {field.type} values, as the field's type)"
+                f"{path}: value {wrong[0]!r} is not {_a(field.type)} "
+                f"(expected {field.type} values, as the field's type)"
             )
     return problems
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def _check_dedup(spec: Spec, where: str, job: DedupJob) -> list[str]:
@@ -90,18 +87,3 @@ def _check_dedup(spec: Spec, where: str, job: DedupJob) -> list[str]:
         message = str(err)
         return [message if message.startswith("topics.") else f"{where}: {message}"]
     return []
-
-
-def _check_project_dir(spec: Spec, where: str, job: DbtJob | DataformJob) -> list[str]:
-    if isinstance(job, DataformJob) and job.managed is not None:
-        return []  # compiled by the managed Dataform repository, not from this directory
-    kind, files = ("dbt", DBT_PROJECT_FILES)
-    if isinstance(job, DataformJob):
-        kind, files = ("Dataform", DATAFORM_PROJECT_FILES)
-    path = spec.root / job.project_dir
-    if any((path / name).is_file() for name in files):
-        return []
-    return [
-        f"{where}.project_dir: {job.project_dir!r} has no {' or '.join(files)} "
-        f"(expected a {kind} project directory, relative to the spec file)"
-    ]
