@@ -116,8 +116,24 @@ def classify_error(err: Exception, job_id: str | None = None) -> WarehouseError:
         ("requests", "urllib3")
     ):
         transient = True
-    message = getattr(err, "message", None) or str(err)
-    return WarehouseError(first_line(str(message)), transient=transient, job_id=job_id)
+    return WarehouseError(first_line(get_error_message(err)), transient=transient, job_id=job_id)
+
+
+def get_error_message(err: Exception) -> str:
+    """A BigQuery error's message, each part once.
+
+    google-cloud-bigquery builds a failed job's exception message from its `errorResult`
+    message followed by `; key: value, ...` for each entry of the job's `errors`, and the first
+    entry is usually the `errorResult` again (google/cloud/bigquery/job/base.py,
+    `_error_result_to_exception`): the SQL error read twice. The repeat is dropped; other
+    entries stay.
+    """
+    message = str(getattr(err, "message", None) or err)
+    for result in _error_list(err):
+        repeat = "; " + ", ".join(f"{key}: {value}" for key, value in result.items())
+        if result.get("message") and message.startswith(str(result["message"])):
+            message = message.replace(repeat, "", 1)
+    return message
 
 
 _RATE_REASONS = {"rateLimitExceeded", "backendError", "jobRateLimitExceeded"}

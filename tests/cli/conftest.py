@@ -52,7 +52,9 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
             main(list(args))
             code = 0
         except SystemExit as exited:
-            code = exited.code if isinstance(exited.code, int) else (0 if exited.code is None else 1)
+            code = (
+                exited.code if isinstance(exited.code, int) else (0 if exited.code is None else 1)
+            )
         captured = capsys.readouterr()
         assert "Traceback" not in captured.err + captured.out
         return CliResult(code, captured.out, captured.err)

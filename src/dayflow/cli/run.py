@@ -52,9 +52,9 @@ def run(
     spec_pipeline = get_spec(spec_path).get_pipeline(pipeline)
     check_partition_key(pipeline, spec_pipeline, partition)
     check_job(pipeline, spec_pipeline, job)
-    client = get_job_runner(env, impersonate, spec_path)
-    waves = [[job]] if job is not None else get_waves(client, pipeline, partition)
-    outcomes = run_waves(client, pipeline, partition, waves)
+    with get_job_runner(env, impersonate, spec_path) as client:
+        waves = [[job]] if job is not None else get_waves(client, pipeline, partition)
+        outcomes = run_waves(client, pipeline, partition, waves)
     failed = [o for o in outcomes if o["status"] == "failed"]
     if as_json:
         print_json({"pipeline": pipeline, "partition_key": partition, "jobs": outcomes})

@@ -53,8 +53,8 @@ def status(
     """A grid of partitions x jobs, coloured by the run ledger's newest status."""
     spec_pipeline = get_spec(spec_path).get_pipeline(pipeline)
     key_range = get_status_range(pipeline, spec_pipeline, start, end)
-    client = get_job_runner(env, impersonate, spec_path)
-    grid = client.get_status(pipeline, key_range.start, key_range.end)
+    with get_job_runner(env, impersonate, spec_path) as client:
+        grid = client.get_status(pipeline, key_range.start, key_range.end)
     if as_json:
         print_json({**grid, "start": key_range.start, "end": key_range.end})
         return
