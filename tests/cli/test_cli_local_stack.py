@@ -8,10 +8,13 @@ import json
 import time
 from pathlib import Path
 
+import yaml
+
 from dayflow.executions import WorkflowsExecutions
 from dayflow.local.process import get_free_port, stop_process
 from dayflow.local.stack import erase, get_history_file, start_workflows
 from tests.cli.conftest import RunCli, write_hourly_spec
+from tests.conftest import read_example_spec
 
 LOCATION = "europe-north1"
 
@@ -97,3 +100,45 @@ def test_the_local_workflows_engine_keeps_executions_across_restarts(tmp_path: P
         assert restart().list("backfill") == []
     finally:
         stop_process("workflows", state)
+
+
+def test_local_up_shows_each_service_and_keeps_history_unless_fresh(
+    cli: RunCli, tmp_path: Path
+) -> None:
+    """`dayflow local up` twice, then `--fresh`, on a spec without topics (no ingest path)."""
+    spec = read_example_spec()
+    spec["topics"] = {}
+    del spec["pipelines"]["shop_events"]
+    spec["environments"]["local"]["dataset_prefix"] = "up_"
+    spec_path = tmp_path / "dayflow.yaml"
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    env = {"state_dir": str(tmp_path / "state"), "env": "local"}
+
+    def executions() -> list[str]:
+        listed = cli("executions", "shop_daily", "--json", "--spec", str(spec_path), **env)
+        assert listed.code == 0, listed.err
+        return [e["execution_id"] for e in json.loads(listed.out)]
+
+    try:
+        up = cli("local", "up", "--spec", str(spec_path), **env)
+        assert up.code == 0, up.err
+        steps = [line.split(" (")[0] for line in up.out.splitlines() if line.startswith("✔")]
+        assert steps == [
+            "✔ the BigQuery emulator",
+            "✔ datasets and the run ledger",
+            "✔ the job-runner",
+            "✔ the Workflows engine",
+        ]
+        stack = json.loads((tmp_path / "state" / "stack.json").read_text())
+        started = WorkflowsExecutions(
+            "local", stack["workflows_location"], stack["workflows_grpc"]
+        ).start("backfill", {"pipeline": "shop_daily", "concurrency": 99})
+        assert executions() == [started.execution_id]
+
+        assert cli("local", "up", "--spec", str(spec_path), **env).code == 0
+        assert executions() == [started.execution_id]
+
+        assert cli("local", "up", "--fresh", "--spec", str(spec_path), **env).code == 0
+        assert executions() == []
+    finally:
+        cli("local", "down", **env)

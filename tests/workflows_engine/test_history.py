@@ -10,7 +10,9 @@ from dayflow.workflows_engine.history import STOPPED_MESSAGE, ExecutionHistory
 
 ECHO = "main:\n  params: [args]\n  steps:\n    - done:\n        return: ${args}\n"
 # Sleeps until cancelled (on the system clock: the engine that runs it is closed in the test).
-NAP = "main:\n  steps:\n    - nap:\n        call: sys.sleep\n        args:\n          seconds: 3600\n"
+NAP = (
+    "main:\n  steps:\n    - nap:\n        call: sys.sleep\n        args:\n          seconds: 3600\n"
+)
 
 
 def make_engine(path: Path) -> WorkflowEngine:
