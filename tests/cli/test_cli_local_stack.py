@@ -13,8 +13,10 @@ import yaml
 from dayflow.executions import WorkflowsExecutions
 from dayflow.local.process import get_free_port, stop_process
 from dayflow.local.stack import erase, get_history_file, start_workflows
+from job_runner.core.config import JobRunnerSettings
+from job_runner.main import create_app
 from tests.cli.conftest import RunCli, write_hourly_spec
-from tests.conftest import read_example_spec
+from tests.conftest import Server, read_example_spec
 
 LOCATION = "europe-north1"
 
@@ -142,3 +144,24 @@ def test_local_up_shows_each_service_and_keeps_history_unless_fresh(
         assert executions() == []
     finally:
         cli("local", "down", **env)
+
+
+def test_a_job_runner_whose_emulator_died_fails_the_run_at_once(
+    cli: RunCli, tmp_path: Path
+) -> None:
+    """The job-runner's BigQuery client does not retry a refused connection for minutes: the
+    run fails on its first call, naming the emulator and what to run."""
+    spec = write_hourly_spec(tmp_path)
+    settings = JobRunnerSettings(
+        spec_path=spec, bigquery_endpoint=f"http://127.0.0.1:{get_free_port()}"
+    )
+    with Server(create_app(settings)) as server:
+        result = cli(
+            "run", "shop_daily", "--partition", "2024-01-02", "--job", "stg_orders",
+            "--spec", str(spec), job_runner_url=server.url,
+        )  # fmt: skip
+    assert result.code == 1
+    assert result.err_lines == [
+        "error: job 'stg_orders' failed for partition 2024-01-02: the BigQuery emulator at <url> "
+        "refused the connection: it is not running (start the local stack: dayflow local up)"
+    ]
