@@ -106,11 +106,15 @@ def _make_emulator_session(endpoint: str) -> Any:
     (a permanent WarehouseError, which no retry predicate matches) says so and what to run.
     """
     import requests
+    from google.auth.credentials import AnonymousCredentials
+    from google.auth.transport.requests import AuthorizedSession
 
-    class EmulatorSession(requests.Session):
+    # An AuthorizedSession, as the client builds itself (Client.close() closes its parts).
+    class EmulatorSession(AuthorizedSession):
         def request(self, *args: Any, **kwargs: Any) -> requests.Response:
             try:
-                return super().request(*args, **kwargs)
+                response: requests.Response = super().request(*args, **kwargs)  # type: ignore[no-untyped-call]
+                return response
             except requests.exceptions.ConnectionError as err:
                 if not is_connection_refused(err):
                     raise
@@ -120,7 +124,7 @@ def _make_emulator_session(endpoint: str) -> Any:
                     transient=False,
                 ) from err
 
-    return EmulatorSession()
+    return EmulatorSession(AnonymousCredentials())  # type: ignore[no-untyped-call]
 
 
 def is_connection_refused(err: BaseException) -> bool:
