@@ -25,6 +25,34 @@ def test_version_prints_the_installed_distribution_version(cli: RunCli) -> None:
     assert result.out == f"dayflow {version('dayflow')}\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "shop_daily"],
+         "error: Missing option '--partition' / '-p'. (see: dayflow run --help)"),
+        (["status", "shop_daily", "--start", "2024-01-01", "--end", "2024-01-02", "--only", "x"],
+         "error: No such option: --only (Possible options: --json) (see: dayflow status --help)"),
+        (["executions", "shop_daily", "--limit", "0"],
+         "error: Invalid value for '--limit': Input should be greater than or equal to 1 "
+         "(see: dayflow executions --help)"),
+        (["nope"], "error: No such command 'nope'. (see: dayflow --help)"),
+    ],
+    ids=["missing-option", "unknown-option", "out-of-range", "unknown-command"],
+)  # fmt: skip
+def test_a_usage_error_is_one_line_naming_the_help_to_read(
+    cli: RunCli, args: list[str], expected: str
+) -> None:
+    result = cli(*args)
+    assert result.code == 2
+    assert result.err_lines == [expected]
+
+
+def test_help_is_still_shown_and_exits_0(cli: RunCli) -> None:
+    result = cli("run", "--help")
+    assert result.code == 0
+    assert "--partition" in result.out
+
+
 def test_run_on_an_hour_skipped_by_dst_is_one_line_naming_it(cli: RunCli, tmp_path: Path) -> None:
     spec = write_hourly_spec(tmp_path)
     result = cli(

@@ -34,10 +34,6 @@ from dayflow.spec import Pipeline
 MAX_PARALLEL_JOBS = 8
 
 
-class JobFailedError(DayflowError):
-    """A job of the partition failed (exit 1): the message names it and its error."""
-
-
 @app.command()
 def run(
     pipeline: Annotated[str, typer.Argument(help="Pipeline name")],
@@ -61,10 +57,12 @@ def run(
     else:
         show_outcomes(outcomes)
     if failed:
+        # A failure of the work, not of the input: exit 1, its error once, on one line.
         first = failed[0]
+        more = f" (and {len(failed) - 1} more failed job(s))" if len(failed) > 1 else ""
         not_run = sum(o["status"] == "not run" for o in outcomes)
-        raise JobFailedError(
-            f"job {first['job']!r} failed for partition {partition}: {first['error']}"
+        raise DayflowError(
+            f"job {first['job']!r} failed for partition {partition}: {first['error']}{more}"
             + (f" ({not_run} downstream job(s) not run)" if not_run else "")
         )
 
