@@ -177,13 +177,12 @@ def down(state_dir: Path) -> list[str]:
     return stopped
 
 
-def get_stack(state_dir: Path, *, check: bool = True) -> dict[str, Any]:
-    """The running stack's addresses. With `check`, first make sure its services answer
-    (UnavailableError naming a dead one, at once: see dayflow.local.health)."""
+def get_stack(state_dir: Path) -> dict[str, Any]:
+    """The running stack's addresses, once its services answer (else UnavailableError naming
+    each dead one, at once: see dayflow.local.health)."""
     path = state_dir / "stack.json"
     if not path.is_file():
         raise DayflowError("the local stack is not running (start it with: dayflow local up)")
     stack: dict[str, Any] = json.loads(path.read_text())
-    if check:
-        check_stack(stack)
+    check_stack(stack)
     return stack
