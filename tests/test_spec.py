@@ -62,8 +62,8 @@ def test_example_spec_is_valid() -> None:
         ),
         (
             lambda s: s["pipelines"]["shop_daily"].update(schedule="0 25 * * *"),
-            "pipelines.shop_daily.schedule: invalid cron schedule '0 25 * * *' "
-            "(expected 5 fields: minute hour day month weekday)",
+            "pipelines.shop_daily.schedule: cron schedule '0 25 * * *': "
+            "hour 25 is out of range (expected 0-23)",
         ),
         (
             lambda s: s["pipelines"]["shop_daily"].update(timezone="Europe/Stokholm"),

@@ -1,8 +1,9 @@
 """Run one partition's jobs through the job-runner, wave by wave, as `dayflow run` does.
 
 The jobs of a wave run side by side; the next wave starts only when every job of this one
-succeeded (a failed job stops the partition: its downstream jobs are not run). Each run waits for
-its terminal state (`JobRunnerClient.run` polls while the job-runner answers 202).
+succeeded (a failed job stops the partition: its downstream jobs are recorded as `not run`).
+Each run waits for its terminal state (`JobRunnerClient.run` polls while the job-runner answers
+202).
 
 Shared by the CLI (`dayflow run`) and the pytest plugin (`dayflow.testing`).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from dayflow.errors import DayflowError, NotFoundError
+from dayflow.errors import DayflowError, NotFoundError, UserError
 
 if TYPE_CHECKING:
     from dayflow.runner_client import JobRunnerClient
@@ -24,29 +25,29 @@ MAX_PARALLEL_JOBS = 8
 def run_partition(
     client: JobRunnerClient, pipeline: str, partition_key: str, job: str | None = None
 ) -> list[dict[str, Any]]:
-    """Run every job of one partition (or only `job`) in plan order; return one record per job
-    started, in start order.
+    """Run every job of one partition (or only `job`) in plan order; return one record per job,
+    in wave order.
 
     A succeeded job's record is the job-runner's outcome (`run_id`, `status`, `rows_written`,
     `duration_seconds`, `bigquery_job_id`, ...); a failed job's is `pipeline`, `job`,
-    `partition_key`, `status: "failed"` and `error` (the job-runner's message).
+    `partition_key`, `status: "failed"` and `error` (the job-runner's message); a job after a
+    failed wave has `status: "not run"`.
 
     Raises:
         NotFoundError: the pipeline or job is unknown to the job-runner (a user error, not a
             failed run).
     """
-    waves = (
-        [[job]]
-        if job is not None
-        else client.get_plan(pipeline, partition_key, partition_key)["partitions"][0]["waves"]
-    )
+    waves = [[job]] if job is not None else get_waves(client, pipeline, partition_key)
     records: list[dict[str, Any]] = []
+    failed = False
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL_JOBS) as pool:
         for wave in waves:
+            if failed:
+                records += [_record(pipeline, name, partition_key, "not run") for name in wave]
+                continue
             futures = {
                 name: pool.submit(client.run, pipeline, name, partition_key) for name in wave
             }
-            failed = False
             for name, future in futures.items():
                 try:
                     records.append(future.result())
@@ -54,20 +55,35 @@ def run_partition(
                     raise
                 except DayflowError as err:
                     failed = True
-                    records.append(
-                        {
-                            "pipeline": pipeline,
-                            "job": name,
-                            "partition_key": partition_key,
-                            "status": "failed",
-                            "error": str(err),
-                        }
-                    )
-            if failed:
-                break
+                    records.append(_record(pipeline, name, partition_key, "failed", error=str(err)))
     return records
+
+
+def get_waves(client: JobRunnerClient, pipeline: str, partition_key: str) -> list[list[str]]:
+    """The partition's job waves, from the job-runner's plan."""
+    plan = client.get_plan(pipeline, partition_key, partition_key)
+    if not plan["partitions"]:
+        # The caller checked the key against its spec: the job-runner's spec differs from it.
+        raise UserError(
+            f"partition_key {partition_key!r} is not a partition of pipeline {pipeline!r} "
+            "in the job-runner's spec (expected the deployed spec to match this one)"
+        )
+    waves: list[list[str]] = plan["partitions"][0]["waves"]
+    return waves
 
 
 def get_first_failure(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The first failed record of `run_partition`'s, or None when every job succeeded."""
     return next((r for r in records if r["status"] == "failed"), None)
+
+
+def _record(
+    pipeline: str, job: str, partition_key: str, status: str, **fields: Any
+) -> dict[str, Any]:
+    return {
+        "pipeline": pipeline,
+        "job": job,
+        "partition_key": partition_key,
+        "status": status,
+        **fields,
+    }

@@ -105,6 +105,12 @@ class JobRunnerClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> JobRunnerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def get_plan(
         self, pipeline: str, start: str, end: str, order: str = "asc", only: str = "all"
     ) -> dict[str, Any]:

@@ -52,13 +52,9 @@ def _check_timezone(value: str) -> str:
 
 
 def _check_cron(value: str) -> str:
-    from croniter import croniter
+    from dayflow.cron import check_cron  # each field checked on its own (names the bad one)
 
-    if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ValueError(
-            f"invalid cron schedule {value!r} (expected 5 fields: minute hour day month weekday)"
-        )
-    return value
+    return check_cron(value)
 
 
 Timezone = Annotated[str, AfterValidator(_check_timezone)]
@@ -424,6 +420,9 @@ def check_spec(spec: Spec) -> list[str]:
 
     problems += check_datasets(spec)
     problems += check_sources(spec)
+    from dayflow.spec_types import check_types  # it imports this module
+
+    problems += check_types(spec)
     for topic_name, topic in spec.topics.items():
         for field in [*topic.key, topic.event_time]:
             if field not in topic.fields:

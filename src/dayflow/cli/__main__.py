@@ -1,4 +1,4 @@
-"""`python -m dayflow.cli ...`: the `dayflow` command without its console script."""
+"""`python -m dayflow.cli`: the same command as `dayflow`."""
 
 from dayflow.cli import main
 

@@ -1,4 +1,4 @@
-"""`dayflow backfill` and `dayflow executions`: start and watch Workflows executions."""
+"""`dayflow backfill`: start and watch a backfill Workflows execution."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dayflow.cli.context import (
     get_spec,
 )
 from dayflow.errors import DayflowError, UserError
-from dayflow.executions import BACKFILL_WORKFLOW, RUN_PARTITION_WORKFLOW, new_backfill_id
+from dayflow.executions import BACKFILL_WORKFLOW, new_backfill_id
 from dayflow.partitions import PartitionKeyRange
 
 
@@ -136,35 +136,4 @@ def show_summary(summary: dict[str, Any]) -> None:
         f"[red]{summary.get('failed', '?')}[/]",
         str(summary.get("skipped", "?")),
     )
-    console.print(table)
-
-
-@app.command()
-def executions(
-    pipeline: Annotated[str, typer.Argument(help="Pipeline name")],
-    limit: Annotated[int, typer.Option(min=1, max=200, help="Executions per workflow")] = 20,
-    spec_path: SpecOption = None,
-    env: EnvOption = None,
-    impersonate: ImpersonateOption = None,
-) -> None:
-    """Recent run_partition and backfill executions of a pipeline."""
-    spec = get_spec(spec_path)
-    spec.get_pipeline(pipeline)
-    client = get_executions(spec, env, impersonate)
-    rows = [
-        (workflow, info)
-        for workflow in (BACKFILL_WORKFLOW, RUN_PARTITION_WORKFLOW)
-        for info in client.list(workflow, limit)
-        if info.argument.get("pipeline") == pipeline
-    ]
-    rows.sort(key=lambda row: row[1].start_time or 0, reverse=True)
-    table = Table(
-        "started", "workflow", "execution", "state", "argument", title=f"executions of {pipeline}"
-    )
-    for workflow, info in rows:
-        argument = " ".join(
-            f"{k}={v}" for k, v in info.argument.items() if k not in ("pipeline", "backfill_id")
-        )
-        started = info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else ""
-        table.add_row(started, workflow, info.execution_id[:8], info.state, argument)
     console.print(table)

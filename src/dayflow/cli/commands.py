@@ -5,7 +5,18 @@ from __future__ import annotations
 import importlib
 
 # Each module does `@app.command()` at import. Optional ones may not exist yet in a build.
-MODULES = ("pipelines", "local", "publish", "backfill", "seed", "init", "image")
+MODULES = (
+    "pipelines",
+    "run",
+    "status",
+    "local",
+    "publish",
+    "backfill",
+    "executions",
+    "seed",
+    "init",
+    "image",
+)
 
 
 def register_all() -> None:

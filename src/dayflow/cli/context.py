@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 
+from dayflow.cli.output import make_console
 from dayflow.errors import UserError
 from dayflow.executions import WorkflowsExecutions
 from dayflow.runner_client import JobRunnerClient
 from dayflow.settings import get_settings
 from dayflow.spec import Spec, load_spec
 
-console = Console()
+console = make_console()
 
 EnvName = Literal["local", "dev", "prod"]
 SpecOption = Annotated[

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import shutil
+import time
 from typing import Annotated
 
 import typer
 
 from dayflow.cli.app import local_app
 from dayflow.cli.context import SpecOption, console, get_spec
+from dayflow.cli.output import plain
 from dayflow.settings import get_settings
 
 
 @local_app.command("up")
 def local_up(
     spec: SpecOption = None,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Delete local data first")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh", help="Delete local data first (tables, run ledger, Workflows executions)"
+        ),
+    ] = False,
     free_ports: Annotated[
         bool,
         typer.Option(
@@ -25,23 +31,44 @@ def local_up(
         ),
     ] = False,
 ) -> None:
-    """Start the BigQuery emulator and the job-runner on 127.0.0.1 (data under .dayflow/)."""
+    """Start the BigQuery emulator, the job-runner, the Workflows engine and the ingest path on
+    127.0.0.1. Data under .dayflow/ is kept across restarts unless --fresh is given."""
     from dayflow.local import stack
 
     settings = get_settings()
-    if fresh:
-        stack.down(settings.state_dir)
-        shutil.rmtree(settings.state_dir / "bigquery", ignore_errors=True)
     spec_path = spec or settings.spec
     loaded = get_spec(spec_path)
-    urls = stack.up(loaded, spec_path, settings.state_dir, free_ports=free_ports)
+    if fresh:
+        stack.down(settings.state_dir)
+        stack.erase(settings.state_dir)
+    started = time.monotonic()
+    with console.status("starting the local stack") as status:
+        step: list[tuple[str, float]] = []
+
+        def on_step(name: str) -> None:
+            now = time.monotonic()
+            if step:
+                _print_done(*step[-1], now)
+            step.append((name, now))
+            status.update(f"starting {name}")
+
+        urls = stack.up(
+            loaded, spec_path, settings.state_dir, free_ports=free_ports, on_step=on_step
+        )
+        if step:
+            _print_done(*step[-1], time.monotonic())
+    console.print(f"local stack up in {time.monotonic() - started:.1f} s")
     for name, url in urls.items():
-        console.print(f"[green]up[/] {name}: {url}")
+        console.print(plain(f"  {name}: {url}"))
+
+
+def _print_done(name: str, began: float, now: float) -> None:
+    console.print(f"[green]✔[/] {name} ({now - began:.1f} s)")
 
 
 @local_app.command("down")
 def local_down() -> None:
-    """Stop every process of the local stack."""
+    """Stop every process of the local stack (its data stays under .dayflow/)."""
     from dayflow.local import stack
 
     stopped = stack.down(get_settings().state_dir)

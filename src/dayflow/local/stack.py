@@ -13,7 +13,9 @@ Their URLs are recorded in `<state_dir>/stack.json`, which the CLI reads.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
 from dayflow.local.duckdb_extensions import install_extensions
 from dayflow.local.functions import start_ingest, stop_ingest
+from dayflow.local.health import check_stack
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
 from dayflow.package_files import get_workflows_dir
 from dayflow.spec import Spec
@@ -84,17 +87,24 @@ def start_job_runner(
     return proc.url
 
 
+def get_history_file(state_dir: Path) -> Path:
+    """Where the local Workflows engine keeps its executions across restarts."""
+    return state_dir / "workflows" / "executions.jsonl"
+
+
 def start_workflows(
     state_dir: Path, job_runner_url: str, grpc_port: int, location: str, port: int | None = None
 ) -> str:
-    """Start the Workflows engine on workflows/*.workflows.yaml; return its REST URL."""
+    """Start the Workflows engine on workflows/*.workflows.yaml, with the execution history
+    of earlier starts (`get_history_file`); return its REST URL."""
     port = port or _port(8090)
     proc = start_process(
         "workflows",
         [sys.executable, "-m", "dayflow.workflows_engine.server", "--host", "127.0.0.1",
          "--port", str(port), "--grpc-port", str(grpc_port),
          "--workflows-dir", str(get_workflows_dir()), "--env", f"JOB_RUNNER_URL={job_runner_url}",
-         "--project", LOCAL_PROJECT, "--location", location],
+         "--project", LOCAL_PROJECT, "--location", location,
+         "--history-file", str(get_history_file(state_dir))],
         port=port,
         state_dir=state_dir,
     )  # fmt: skip
@@ -112,12 +122,21 @@ def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
         ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(LEDGER.dataset), LEDGER)
 
 
-def up(spec: Spec, spec_path: Path, state_dir: Path, *, free_ports: bool = False) -> dict[str, Any]:
+def up(
+    spec: Spec,
+    spec_path: Path,
+    state_dir: Path,
+    *,
+    free_ports: bool = False,
+    on_step: Callable[[str], None] = lambda step: None,
+) -> dict[str, Any]:
     """Start the local stack (stopping a previous one first); return its URLs.
 
     Each service takes its usual port (BigQuery 9050, job-runner 8080, Workflows 8090) when that
     is free, else a free one; with `free_ports`, always a free one (several stacks at once, as
     test sessions start them: two sessions probing the same usual port could both pick it).
+    Data of earlier starts (the emulator's tables, the run ledger, Workflows executions) is
+    kept (`erase` deletes it). `on_step` is told each step as it begins (for progress).
     """
     down(state_dir)
 
@@ -134,6 +153,7 @@ def up(spec: Spec, spec_path: Path, state_dir: Path, *, free_ports: bool = False
     # (`dayflow local up` of a scaffolded project on the shared 2-core machine at load 10:
     # median of 3, 17.7 s against 21.9 s in sequence). The warehouse needs only the emulator.
     try:
+        on_step("the BigQuery emulator (the job-runner and Workflows engine start beside it)")
         with ThreadPoolExecutor(max_workers=3) as pool:
             started = [
                 pool.submit(start_bigquery, state_dir, bigquery_port),
@@ -149,10 +169,15 @@ def up(spec: Spec, spec_path: Path, state_dir: Path, *, free_ports: bool = False
                 ),
             ]  # fmt: skip
             started[0].result()
+            on_step("datasets and the run ledger")
             create_warehouse(spec, bigquery_endpoint)
+            on_step("the job-runner and the Workflows engine")
             workflows_url = started[2].result()
             started[1].result()
-        ingest = start_ingest(spec, state_dir, bigquery_endpoint) if spec.topics else None
+        ingest = None
+        if spec.topics:
+            on_step("the ingest function and Pub/Sub")
+            ingest = start_ingest(spec, state_dir, bigquery_endpoint)
     except Exception:
         down(state_dir)
         raise
@@ -173,6 +198,12 @@ def up(spec: Spec, spec_path: Path, state_dir: Path, *, free_ports: bool = False
     return stack
 
 
+def erase(state_dir: Path) -> None:
+    """Delete the local stack's data: the emulator's tables and the Workflows executions."""
+    shutil.rmtree(state_dir / "bigquery", ignore_errors=True)
+    get_history_file(state_dir).unlink(missing_ok=True)
+
+
 def down(state_dir: Path) -> list[str]:
     """Stop every local process; return the names of those that were running."""
     stop_ingest(state_dir)
@@ -182,7 +213,11 @@ def down(state_dir: Path) -> list[str]:
 
 
 def get_stack(state_dir: Path) -> dict[str, Any]:
+    """The running stack's addresses, once its services answer (else UnavailableError naming
+    each dead one, at once: see dayflow.local.health)."""
     path = state_dir / "stack.json"
     if not path.is_file():
         raise DayflowError("the local stack is not running (start it with: dayflow local up)")
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    stack: dict[str, Any] = json.loads(path.read_text())
+    check_stack(stack)
+    return stack

@@ -174,10 +174,11 @@ class LocalProject:
         self, pipeline: str, partition_key: str, *, job: str | None = None
     ) -> list[dict[str, Any]]:
         """Run one partition's jobs (or only `job`) through the job-runner in plan order, as
-        `dayflow run` does, each until it ends; return one record per job started.
+        `dayflow run` does, each until it ends; return one record per job (`not run` after a
+        failed wave).
 
         A failed job does not raise: its record has `status: "failed"` and `error`, and its
-        downstream jobs are not run (see `assert_succeeded`).
+        downstream jobs are `not run` (see `assert_succeeded`).
         """
         from dayflow.partition_runs import run_partition
 

@@ -22,6 +22,7 @@ from .errors import (
     workflow_error,
 )
 from .execution import Execution, ExecutionRuntime, ExecutionState, logger
+from .history import ExecutionHistory
 from .interpreter import Interpreter
 from .limits import Limits
 from .model import WorkflowDefinition
@@ -54,6 +55,7 @@ class WorkflowEngine:
         http_client: client for http.* calls (tests point it at 127.0.0.1 servers).
         limits: resource limits (lower them in tests).
         env: environment variables given to every workflow (per-workflow ones win).
+        history: where executions are recorded, and loaded from at start (None: memory only).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class WorkflowEngine:
         http_client: httpx.Client | None = None,
         limits: Limits | None = None,
         env: Mapping[str, str] | None = None,
+        history: ExecutionHistory | None = None,
     ) -> None:
         self.project = project
         self.location = location
@@ -76,6 +79,11 @@ class WorkflowEngine:
         self._workflows: dict[str, _Deployed] = {}
         self._executions: dict[str, dict[str, Execution]] = {}
         self._lock = threading.Lock()
+        self.history = history
+        for execution in history.load() if history else []:
+            self._executions.setdefault(execution.workflow_id, {})[execution.execution_id] = (
+                execution
+            )
 
     @classmethod
     def from_directory(cls, directory: str | Path, **kwargs: Any) -> WorkflowEngine:
@@ -163,6 +171,8 @@ class WorkflowEngine:
         )
         with self._lock:
             self._executions[workflow_id][execution.execution_id] = execution
+        if self.history is not None:
+            self.history.record(execution)
         return execution, deployed
 
     def start_execution(
@@ -288,6 +298,8 @@ class WorkflowEngine:
         execution.current_step = interpreter.current
         execution.end_time = self.clock.now()
         execution.state = state
+        if self.history is not None:
+            self.history.record(execution)
         execution.finished.set()
 
 

@@ -2,6 +2,7 @@
 
     python -m dayflow.workflows_engine.server --port 8090 --workflows-dir workflows \
         [--grpc-port 8091] [--env KEY=VALUE ...] [--project local] [--location us-central1]
+        [--history-file executions.jsonl]
 
 Serves the Executions REST API on `--port` and, with `--grpc-port`, the same API over gRPC
 (the transport of the Python `ExecutionsClient`). Only loopback addresses are accepted.
@@ -19,6 +20,7 @@ import uvicorn
 from .engine import WorkflowEngine
 from .errors import WorkflowDefinitionError
 from .grpc_api import start_grpc_server
+from .history import ExecutionHistory
 from .rest_api import create_app
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -40,6 +42,7 @@ def serve(
     env: Mapping[str, str] | None = None,
     project: str = "local",
     location: str = "us-central1",
+    history_file: str | Path | None = None,
 ) -> None:
     """Deploy every `*.workflows.yaml` of `workflows_dir` and serve until interrupted.
 
@@ -48,8 +51,9 @@ def serve(
         WorkflowDefinitionError: a workflow file is invalid.
     """
     check_host(host)
+    history = ExecutionHistory(history_file) if history_file is not None else None
     engine = WorkflowEngine.from_directory(
-        workflows_dir, project=project, location=location, env=env or {}
+        workflows_dir, project=project, location=location, env=env or {}, history=history
     )
     grpc_server = None
     if grpc_port is not None:
@@ -78,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", type=_env_pair, action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--project", default="local")
     parser.add_argument("--location", default="us-central1")
+    parser.add_argument(
+        "--history-file", default=None, help="JSON Lines file keeping executions across restarts"
+    )
     args = parser.parse_args(argv)
     try:
         serve(
@@ -88,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env=dict(args.env),
             project=args.project,
             location=args.location,
+            history_file=args.history_file,
         )
     except (ValueError, WorkflowDefinitionError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
