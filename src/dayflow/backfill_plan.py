@@ -89,16 +89,14 @@ class BackfillPlan:
     def get_expected_seconds(self, job_seconds: float) -> float:
         """Wall time if every job takes `job_seconds` (a partition: one per wave), each lane
         running its chunks in turn with its concurrency, and orchestration costing nothing."""
-        return max(
-            (
-                sum(
-                    _schedule([len(p.waves) * job_seconds for p in self.chunks[i]], lane.concurrency)
-                    for i in lane.chunks
-                )
-                for lane in self.lanes
-            ),
-            default=0.0,
-        )
+
+        def chunk_seconds(index: int, slots: int) -> float:
+            return _schedule([len(p.waves) * job_seconds for p in self.chunks[index]], slots)
+
+        lanes = [
+            sum(chunk_seconds(i, lane.concurrency) for i in lane.chunks) for lane in self.lanes
+        ]
+        return max(lanes, default=0.0)
 
 
 def _schedule(durations: Sequence[float], slots: int) -> float:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from dayflow.backfill_plan import MAX_CHUNK_PARTITION_JOBS, MAX_LISTED_KEYS
+from dayflow.backfill_plan import MAX_CHUNK_PARTITION_JOBS, MAX_LISTED_KEYS, BackfillPlan
 from dayflow.errors import NotFoundError, UserError
 from dayflow.executions import new_backfill_id
 from dayflow.ledger import FAILED_STATUSES
@@ -17,11 +17,11 @@ from job_runner.models import (
     BackfillCreate,
     BackfillPlanCreate,
     BackfillPlanPublic,
+    BackfillProgressPublic,
+    BackfillPublic,
     BackfillSummaryPublic,
     ChunkPublic,
     LanePublic,
-    BackfillProgressPublic,
-    BackfillPublic,
     PartitionPlanPublic,
     TriggerPublic,
     error_responses,
@@ -103,6 +103,13 @@ def create_backfill_plan(
     of POST /backfills."""
     request = backfills.BackfillRequest(**body.model_dump(exclude={"backfill_id", "waves"}))
     _, plan = backfills.plan_chunks(runner, request, settings.max_range_partitions)
+    return get_plan_public(body, plan)
+
+
+def get_plan_public(body: BackfillPlanCreate, plan: BackfillPlan) -> BackfillPlanPublic:
+    """The answer of POST /backfills/plan for a request and its plan (bench/backfill.py's stub
+    job-runner answers with it too)."""
+    request = backfills.BackfillRequest(**body.model_dump(exclude={"backfill_id", "waves"}))
     if body.waves and plan.num_partition_jobs > MAX_CHUNK_PARTITION_JOBS:
         raise UserError(
             f"waves: {plan.num_partition_jobs} partition-jobs (expected at most "
