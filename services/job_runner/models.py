@@ -121,6 +121,10 @@ class ChecksumsPublic(BaseModel):
     partitions: list[PartitionChecksumPublic]
 
 
+# Optional fields of backfill bodies: absent, never null.
+_OPTIONAL = ("start", "end", "partition_keys", "chunk_size", "job_seconds", "backfill_id")
+
+
 class BackfillCreate(BaseModel):
     """Either `start` and `end` (an inclusive range), or `partition_keys`: the schema says so
     with `oneOf`, and a body with only `pipeline` is a 422."""
@@ -153,15 +157,15 @@ class BackfillCreate(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
     dry_run: bool = False
     # Partitions per child execution (default: about 2,000 partition-jobs, spread over lanes).
-    chunk_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=MAX_CHUNK_PARTITIONS)
+    chunk_size: Annotated[int, Field(ge=1, le=MAX_CHUNK_PARTITIONS)] | SkipJsonSchema[None] = None
     # For a dry run's expected wall time: how long each job takes, in seconds.
-    job_seconds: float | SkipJsonSchema[None] = Field(default=None, gt=0, le=86_400)
+    job_seconds: Annotated[float, Field(gt=0, le=86_400)] | SkipJsonSchema[None] = None
 
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            nulls = [k for k in ("start", "end", "partition_keys") if k in data and data[k] is None]
+            nulls = [k for k in _OPTIONAL if k in data and data[k] is None]
             if nulls:
                 raise ValueError(f"{', '.join(nulls)}: expected a value, not null (or omit it)")
         return data
@@ -181,7 +185,7 @@ class BackfillPlanCreate(BackfillCreate):
     backfill's arguments (validated as POST /backfills validates them), and for a chunk
     `waves: true` to list each partition's job waves."""
 
-    backfill_id: str | SkipJsonSchema[None] = Field(default=None, pattern=BACKFILL_ID_PATTERN)
+    backfill_id: Annotated[str, Field(pattern=BACKFILL_ID_PATTERN)] | SkipJsonSchema[None] = None
     waves: bool = False
 
 
