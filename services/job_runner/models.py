@@ -157,9 +157,10 @@ class BackfillCreate(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
     dry_run: bool = False
     # Partitions per child execution (default: about 2,000 partition-jobs, spread over lanes).
-    chunk_size: Annotated[int, Field(ge=1, le=MAX_CHUNK_PARTITIONS)] | SkipJsonSchema[None] = None
+    # (Absent, never null: `_no_nulls` refuses null before these constraints see it.)
+    chunk_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=MAX_CHUNK_PARTITIONS)
     # For a dry run's expected wall time: how long each job takes, in seconds.
-    job_seconds: Annotated[float, Field(gt=0, le=86_400)] | SkipJsonSchema[None] = None
+    job_seconds: float | SkipJsonSchema[None] = Field(default=None, gt=0, le=86_400)
 
     @model_validator(mode="before")
     @classmethod
@@ -185,7 +186,7 @@ class BackfillPlanCreate(BackfillCreate):
     backfill's arguments (validated as POST /backfills validates them), and for a chunk
     `waves: true` to list each partition's job waves."""
 
-    backfill_id: Annotated[str, Field(pattern=BACKFILL_ID_PATTERN)] | SkipJsonSchema[None] = None
+    backfill_id: str | SkipJsonSchema[None] = Field(default=None, pattern=BACKFILL_ID_PATTERN)
     waves: bool = False
 
 
