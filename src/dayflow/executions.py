@@ -70,15 +70,22 @@ class Executions(Protocol):
 
 
 def find_backfill(executions: Executions, backfill_id: str) -> ExecutionInfo:
-    """The `backfill` execution whose argument has `backfill_id` (the newest, if several);
-    raise NotFoundError if none of the newest FIND_LIMIT has it."""
+    """The `backfill` execution whose argument has `backfill_id` (the newest, if several), or,
+    for one started by hand without it, whose id it is; raise NotFoundError if none of the
+    newest FIND_LIMIT has it."""
     for info in executions.list(BACKFILL_WORKFLOW, FIND_LIMIT):
-        if info.argument.get("backfill_id") == backfill_id:
+        if get_backfill_id(info) == backfill_id:
             return info
     raise NotFoundError(
         f"no backfill execution has backfill_id {backfill_id!r} (expected the id that "
         f"`dayflow backfill` or POST /backfills printed; searched the newest {FIND_LIMIT})"
     )
+
+
+def get_backfill_id(execution: ExecutionInfo) -> str:
+    """A `backfill` execution's backfill id: its argument's, else its own execution id (the
+    workflow's default)."""
+    return str(execution.argument.get("backfill_id") or execution.execution_id)
 
 
 def list_chunks(executions: Executions, backfill_id: str) -> list[ExecutionInfo]:

@@ -219,3 +219,18 @@ def test_watch_of_an_unknown_backfill_is_one_line_and_exit_2(stack: Stack) -> No
     assert result.returncode == 2
     assert result.stderr.startswith("error: no backfill execution has backfill_id 'bf-nope'")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_watch_finds_a_backfill_started_by_hand_by_its_execution_id(stack: Stack) -> None:
+    # Started without a backfill_id (as `gcloud workflows run backfill` would): its id is the
+    # execution's, which every run of it records.
+    execution = stack.engine.start_execution(
+        "backfill", {"pipeline": "shop_daily", "start": "2024-05-10", "end": "2024-05-11"}
+    )
+
+    watched = stack.dayflow("backfill", "watch", execution.execution_id)
+
+    assert watched.returncode == 0, watched.stderr
+    assert execution.state == "SUCCEEDED"
+    assert execution.result_value["backfill_id"] == execution.execution_id
+    assert "backfill summary" in watched.stdout

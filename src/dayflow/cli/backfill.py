@@ -32,6 +32,7 @@ from dayflow.executions import (
     ExecutionInfo,
     Executions,
     find_backfill,
+    get_backfill_id,
     list_chunks,
 )
 from dayflow.runner_client import JobRunnerClient
@@ -195,7 +196,7 @@ def follow(
 ) -> None:
     """Show a backfill's progress (the ledger's counts) until its execution ends; then its
     summary. A job-runner that does not answer (restarting) is waited for, not fatal."""
-    backfill_id = execution.argument["backfill_id"]
+    backfill_id = get_backfill_id(execution)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
