@@ -39,12 +39,17 @@ def test_lanes_add_up_to_the_concurrency_with_at_most_20_each(concurrency: int) 
     assert [p for chunk in plan.chunks for p in chunk] == list(plan.partitions)
 
 
-def test_default_chunks_stay_within_2000_partition_jobs() -> None:
+def test_default_chunks_are_one_per_lane_when_they_fit_in_5000_partition_jobs() -> None:
     plan = plan_backfill(
         partitions(3653), [], concurrency=100, chunk_size=None, jobs_per_partition=5
     )
-    assert max(len(c) for c in plan.chunks) * 5 <= 2000
-    assert len(plan.lanes) == 5
+    assert [len(lane.chunks) for lane in plan.lanes] == [1] * 5
+    assert max(len(c) for c in plan.chunks) * 5 <= 5000
+    longer = plan_backfill(
+        partitions(3653), [], concurrency=20, chunk_size=None, jobs_per_partition=5
+    )
+    assert max(len(c) for c in longer.chunks) * 5 <= 5000
+    assert len(longer.chunks) == 4  # 18,265 partition-jobs in one lane
 
 
 def test_an_explicit_chunk_size_is_kept_and_bounded_by_5000_partition_jobs() -> None:

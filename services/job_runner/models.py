@@ -156,7 +156,8 @@ class BackfillCreate(BaseModel):
     # Across parallel child executions of at most 20 each (dayflow.backfill_plan).
     concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
     dry_run: bool = False
-    # Partitions per child execution (default: about 2,000 partition-jobs, spread over lanes).
+    # Partitions per child execution (default: equal chunks of at most 5,000 partition-jobs,
+    # as few per lane as that allows).
     # (Absent, never null: `_no_nulls` refuses null before these constraints see it.)
     chunk_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=MAX_CHUNK_PARTITIONS)
     # For a dry run's expected wall time: how long each job takes, in seconds.

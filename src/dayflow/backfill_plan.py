@@ -10,8 +10,11 @@ child executions, each with the lane's share of `concurrency` (the shares add up
 Chunks are of equal size and dealt round-robin, so the lanes finish together; a lane starts its
 next chunk as soon as its previous one ends, whatever the other lanes are doing.
 
-A chunk is at most `MAX_CHUNK_PARTITION_JOBS` partition-jobs, so that no child execution comes
-near Workflows' 100,000 steps or 512 KB of variables.
+A chunk is at most `MAX_CHUNK_PARTITION_JOBS` partition-jobs (about 25,000 billed steps and
+200 KB of plan), so that no child execution comes near Workflows' 100,000 steps or 512 KB of
+variables. By default each lane gets as few chunks as that allows (one, for up to 5,000
+partition-jobs per lane): a lane's partitions then never wait for the slowest partition of a
+chunk before them, and only the backfill's last partitions run below full concurrency.
 """
 
 from __future__ import annotations
@@ -28,11 +31,9 @@ from dayflow.planning import PartitionPlan
 MAX_CONCURRENCY_PER_EXECUTION = 20
 # Partitions in flight across a backfill's child executions.
 MAX_CONCURRENCY = 100
-# Partition-jobs per chunk by default, and at most (about 5 billed steps each).
-DEFAULT_CHUNK_PARTITION_JOBS = 2000
+# Partition-jobs (about 5 billed steps each) and partitions per chunk, at most.
 MAX_CHUNK_PARTITION_JOBS = 5000
 MAX_CHUNK_PARTITIONS = 2000
-DEFAULT_MAX_CHUNK_PARTITIONS = 500
 # Key lists in a plan or summary name at most this many keys; their counts are exact.
 MAX_LISTED_KEYS = 100
 
@@ -109,11 +110,11 @@ def _schedule(durations: Sequence[float], slots: int) -> float:
 
 
 def get_max_chunk_partitions(jobs_per_partition: int, chunk_size: int | None) -> int:
-    """Partitions per chunk: `chunk_size`, or by default about 2,000 partition-jobs (at most
-    500 partitions); raise UserError if `chunk_size` makes more than 5,000 partition-jobs."""
+    """The most partitions per chunk: `chunk_size`, or by default 5,000 partition-jobs (at most
+    2,000 partitions); raise UserError if `chunk_size` makes more than 5,000 partition-jobs."""
     jobs = max(1, jobs_per_partition)
     if chunk_size is None:
-        return max(1, min(DEFAULT_MAX_CHUNK_PARTITIONS, DEFAULT_CHUNK_PARTITION_JOBS // jobs))
+        return max(1, min(MAX_CHUNK_PARTITIONS, MAX_CHUNK_PARTITION_JOBS // jobs))
     if chunk_size * jobs > MAX_CHUNK_PARTITION_JOBS:
         raise UserError(
             f"chunk_size {chunk_size} x {jobs} jobs per partition is more than "
@@ -144,9 +145,8 @@ def plan_backfill(
         partitions: the partitions to run, in run order.
         all_keys: every key asked for, in run order; those not planned are the skipped ones.
         concurrency: partitions in flight at once, 1-100.
-        chunk_size: partitions per chunk, or None for the default (see
-            `get_max_chunk_partitions`); with the default the chunks are made equal and
-            at least one per lane.
+        chunk_size: partitions per chunk, or None for the default: equal chunks, as few per
+            lane as `get_max_chunk_partitions` allows (and one lane per chunk at least).
         jobs_per_partition: the pipeline's jobs per partition (bounds a chunk's size).
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
