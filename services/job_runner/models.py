@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from dayflow.backfill_plan import MAX_CHUNK_PARTITIONS, MAX_CONCURRENCY
 from dayflow.partition_bounds import PARTITION_KEY_PATTERN
 from dayflow.spec import Name
 
@@ -120,6 +121,10 @@ class ChecksumsPublic(BaseModel):
     partitions: list[PartitionChecksumPublic]
 
 
+# Optional fields of backfill bodies: absent, never null.
+_OPTIONAL = ("start", "end", "partition_keys", "chunk_size", "job_seconds", "backfill_id")
+
+
 class BackfillCreate(BaseModel):
     """Either `start` and `end` (an inclusive range), or `partition_keys`: the schema says so
     with `oneOf`, and a body with only `pipeline` is a 422."""
@@ -148,14 +153,21 @@ class BackfillCreate(BaseModel):
     ) = None
     order: Literal["asc", "desc"] = "asc"
     only: Literal["all", "failed", "missing"] = "all"
-    concurrency: int = Field(default=4, ge=1, le=20)
+    # Across parallel child executions of at most 20 each (dayflow.backfill_plan).
+    concurrency: int = Field(default=4, ge=1, le=MAX_CONCURRENCY)
     dry_run: bool = False
+    # Partitions per child execution (default: equal chunks of at most 5,000 partition-jobs,
+    # as few per lane as that allows).
+    # (Absent, never null: `_no_nulls` refuses null before these constraints see it.)
+    chunk_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=MAX_CHUNK_PARTITIONS)
+    # For a dry run's expected wall time: how long each job takes, in seconds.
+    job_seconds: float | SkipJsonSchema[None] = Field(default=None, gt=0, le=86_400)
 
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            nulls = [k for k in ("start", "end", "partition_keys") if k in data and data[k] is None]
+            nulls = [k for k in _OPTIONAL if k in data and data[k] is None]
             if nulls:
                 raise ValueError(f"{', '.join(nulls)}: expected a value, not null (or omit it)")
         return data
@@ -170,12 +182,62 @@ class BackfillCreate(BaseModel):
         return self
 
 
+class BackfillPlanCreate(BackfillCreate):
+    """What `backfill` and each `backfill_chunk` execution ask POST /backfills/plan: a
+    backfill's arguments (validated as POST /backfills validates them), and for a chunk
+    `waves: true` to list each partition's job waves."""
+
+    backfill_id: str | SkipJsonSchema[None] = Field(default=None, pattern=BACKFILL_ID_PATTERN)
+    waves: bool = False
+
+
+class ChunkPublic(BaseModel):
+    name: str = Field(description="its first and last partition key, and its partitions")
+    # The chunk's own POST /backfills/plan body (with `waves: true`): a key range or key list.
+    request: dict[str, Any]
+    partitions: int
+    partition_jobs: int
+
+
+class LanePublic(BaseModel):
+    concurrency: int
+    chunks: list[ChunkPublic]
+
+
+class BackfillSummaryPublic(BaseModel):
+    """What a backfill's result shares with its plan (key lists: at most 100 keys)."""
+
+    pipeline: str
+    order: str
+    only: str
+    chunks: int
+    partitions: int
+    partition_jobs: int
+    skipped: int
+    skipped_keys: list[str]
+
+
+class BackfillPlanPublic(BaseModel):
+    backfill_id: str | None
+    dry_run: bool
+    summary: BackfillSummaryPublic
+    planned_keys: list[str] = Field(description="the first 100 partitions, in run order")
+    estimated_steps: int = Field(description="billed Workflows steps without failures or polls")
+    expected_seconds: float | None = Field(description="wall time if each job takes job_seconds")
+    lanes: list[LanePublic] = Field(description="child executions that run side by side")
+    partition_plans: list[PartitionPlanPublic] | None = Field(description="with waves: true")
+
+
 class BackfillPublic(BaseModel):
     backfill_id: str | None
     execution: str | None
     dry_run: bool
     num_partitions: int
     num_partition_jobs: int
+    num_chunks: int
+    num_lanes: int
+    skipped: int
+    expected_seconds: float | None
     estimated_workflow_steps: int
     estimated_workflow_cost_usd: float
     estimated_bytes_processed: int | None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dayflow.errors import DayflowError, UnavailableError, UserError
+from dayflow.errors import DayflowError, NotFoundError, UnavailableError, UserError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -25,6 +25,9 @@ START_TIMEOUT_SECONDS = 60.0
 # The workflows in src/dayflow/workflows/ (package data), deployed under their file names.
 RUN_PARTITION_WORKFLOW = "run_partition"
 BACKFILL_WORKFLOW = "backfill"
+BACKFILL_CHUNK_WORKFLOW = "backfill_chunk"
+# How far back (newest first) a backfill's executions are looked for by its id.
+FIND_LIMIT = 500
 
 
 def new_backfill_id(pipeline: str) -> str:
@@ -62,6 +65,36 @@ class Executions(Protocol):
     def get(self, name: str) -> ExecutionInfo: ...
 
     def list(self, workflow: str, limit: int = 20) -> list[ExecutionInfo]: ...
+
+    def cancel(self, name: str) -> ExecutionInfo: ...
+
+
+def find_backfill(executions: Executions, backfill_id: str) -> ExecutionInfo:
+    """The `backfill` execution whose argument has `backfill_id` (the newest, if several), or,
+    for one started by hand without it, whose id it is; raise NotFoundError if none of the
+    newest FIND_LIMIT has it."""
+    for info in executions.list(BACKFILL_WORKFLOW, FIND_LIMIT):
+        if get_backfill_id(info) == backfill_id:
+            return info
+    raise NotFoundError(
+        f"no backfill execution has backfill_id {backfill_id!r} (expected the id that "
+        f"`dayflow backfill` or POST /backfills printed; searched the newest {FIND_LIMIT})"
+    )
+
+
+def get_backfill_id(execution: ExecutionInfo) -> str:
+    """A `backfill` execution's backfill id: its argument's, else its own execution id (the
+    workflow's default)."""
+    return str(execution.argument.get("backfill_id") or execution.execution_id)
+
+
+def list_chunks(executions: Executions, backfill_id: str) -> list[ExecutionInfo]:
+    """The `backfill_chunk` executions (child executions) of a backfill, newest first."""
+    return [
+        info
+        for info in executions.list(BACKFILL_CHUNK_WORKFLOW, FIND_LIMIT)
+        if info.argument.get("backfill_id") == backfill_id
+    ]
 
 
 class WorkflowsExecutions:
@@ -118,6 +151,17 @@ class WorkflowsExecutions:
             return _info(self._client.get_execution(name=name))
         except Exception as err:
             raise DayflowError(f"could not read execution {name!r}: {err}") from err
+
+    def cancel(self, name: str) -> ExecutionInfo:
+        """Cancel an execution; one that has ended already is returned as it is."""
+        from google.api_core.exceptions import FailedPrecondition
+
+        try:
+            return _info(self._client.cancel_execution(name=name, timeout=START_TIMEOUT_SECONDS))
+        except FailedPrecondition:
+            return self.get(name)  # not ACTIVE any more
+        except Exception as err:
+            raise DayflowError(f"could not cancel execution {name!r}: {err}") from err
 
     def list(self, workflow: str, limit: int = 20) -> list[ExecutionInfo]:
         from google.cloud.workflows.executions_v1 import ExecutionView, ListExecutionsRequest

@@ -120,9 +120,9 @@ def test_backfill_starts_an_execution_with_its_arguments(
                 "pipeline": "shop_daily",
                 "start": "2024-01-01",
                 "end": "2024-01-02",
-                "concurrency": 21,
+                "concurrency": 101,
             },
-            "concurrency: Input should be less than or equal to 20 (got 21)",
+            "concurrency: Input should be less than or equal to 100 (got 101)",
         ),
         (
             {"pipeline": "shop_daily", "partition_keys": ["2024-02-30"]},
@@ -130,12 +130,75 @@ def test_backfill_starts_an_execution_with_its_arguments(
         ),
     ],
 )
+@pytest.mark.parametrize("path", ["/backfills", "/backfills/plan"])
 def test_bad_backfill_requests_are_422_naming_the_value(
-    http: httpx.Client, body: dict[str, object], detail: str
+    http: httpx.Client, body: dict[str, object], detail: str, path: str
 ) -> None:
-    response = http.post("/backfills", json=body)
+    response = http.post(path, json=body)
     assert response.status_code == 422
     assert detail in response.json()["detail"]
+
+
+def test_plan_splits_a_backfill_into_lanes_of_at_most_20_adding_up_to_the_concurrency(
+    http: httpx.Client,
+) -> None:
+    body = {"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-30"}
+
+    plan = http.post("/backfills/plan", json={**body, "concurrency": 50}).json()
+
+    assert [lane["concurrency"] for lane in plan["lanes"]] == [17, 17, 16]
+    chunks = [chunk for lane in plan["lanes"] for chunk in lane["chunks"]]
+    assert [c["partitions"] for c in chunks] == [10, 10, 10]
+    assert [c["partition_jobs"] for c in chunks] == [30, 30, 30]
+    assert sorted((c["request"]["start"], c["request"]["end"]) for c in chunks) == [
+        ("2024-01-01", "2024-01-10"),
+        ("2024-01-11", "2024-01-20"),
+        ("2024-01-21", "2024-01-30"),
+    ]
+    assert plan["summary"] == {
+        "pipeline": "shop_daily",
+        "order": "asc",
+        "only": "all",
+        "chunks": 3,
+        "partitions": 30,
+        "partition_jobs": 90,
+        "skipped": 0,
+        "skipped_keys": [],
+    }
+    assert plan["partition_plans"] is None  # the parent never holds the waves
+    # A chunk's own request lists its partitions' waves.
+    chunk = http.post("/backfills/plan", json=chunks[1]["request"]).json()
+    assert [p["partition_key"] for p in chunk["partition_plans"]][:2] == [
+        "2024-01-11",
+        "2024-01-12",
+    ]
+    assert chunk["partition_plans"][0]["waves"] == [
+        ["dim_customers", "stg_orders"],
+        ["mart_daily_sales"],
+    ]
+
+
+def test_plan_of_a_key_list_chunks_keys_and_reports_the_expected_wall_time(
+    http: httpx.Client,
+) -> None:
+    keys = [f"2024-01-{d:02d}" for d in range(1, 8)]
+    body = {"pipeline": "shop_daily", "partition_keys": keys, "order": "desc"}
+
+    plan = http.post(
+        "/backfills/plan", json={**body, "chunk_size": 3, "concurrency": 2, "job_seconds": 10}
+    ).json()
+
+    (lane,) = plan["lanes"]
+    assert [c["request"]["partition_keys"] for c in lane["chunks"]] == [
+        keys[6:3:-1],
+        keys[3:0:-1],
+        keys[:1],
+    ]
+    # 3 chunks in turn, 2 partitions at once, 2 waves of 10 s each: (2 + 2 + 1) x 20 s.
+    assert plan["expected_seconds"] == 100.0
+    dry = http.post("/backfills", json={**body, "dry_run": True, "job_seconds": 10}).json()
+    assert (dry["num_chunks"], dry["num_lanes"], dry["skipped"]) == (1, 1, 0)
+    assert dry["expected_seconds"] == 40.0  # 4 at once: 2 rounds of 20 s
 
 
 def test_backfill_progress_counts_a_stale_run_as_failed(

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from google.api_core.exceptions import NotFound
 
+from dayflow.backfill_plan import plan_backfill
 from dayflow.partitions import PartitionKeyRange
 from dayflow.planning import plan_partitions
 from dayflow.semantic import INGEST_LOOKBACK
@@ -149,7 +150,11 @@ def test_backfill_estimate_counts_the_dedup_selects_as_they_run(
     runner = JobRunner(spec, "local", client=client, ledger=None)  # type: ignore[arg-type]
     plans = plan_partitions(pipeline, PartitionKeyRange("2024-01-01", "2024-01-30"))
 
-    result = estimate(runner, pipeline, plans)
+    result = estimate(
+        runner,
+        pipeline,
+        plan_backfill(plans, [], concurrency=4, chunk_size=None, jobs_per_partition=2),
+    )
 
     assert len(client.dry_runs) == 4  # 2 jobs x (first, last partition)
     assert result["estimated_bytes_processed"] == pytest.approx(expected_gib * GIB, rel=1e-6)

@@ -112,6 +112,7 @@ def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[
         *,
         faults_file: Path | None = None,
         pipelines: dict[str, Any] | None = None,
+        max_concurrent_runs: int = 10,
     ) -> Backfills:
         directory = tmp_path / name
         directory.mkdir()
@@ -128,6 +129,7 @@ def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[
             bigquery_endpoint=bigquery_endpoint,
             faults_file=faults_file,
             run_hold_seconds=300,
+            max_concurrent_runs=max_concurrent_runs,
         )
         server = stack.enter_context(Server(create_app(settings)))
         clock = FakeClock()

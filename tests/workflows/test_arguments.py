@@ -1,19 +1,21 @@
-"""Argument validation and the helpers the workflow files share: no job-runner needed."""
+"""Arguments: the workflows leave their checks to the job-runner's POST /backfills/plan (the
+messages of POST /backfills), and the subworkflows copied across files stay identical."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import yaml
 
 from dayflow.workflows_engine import FakeClock, WorkflowEngine
-from tests.workflows.conftest import WORKFLOWS
+from tests.workflows.conftest import WORKFLOWS, Backfills
 
-# Nothing listens here: every case below must fail before calling the job-runner.
+# Nothing listens here.
 UNREACHABLE = "http://127.0.0.1:9"
-SHARED_HELPERS = ("is_transient", "is_job_runner_error", "describe_job_failure", "error_detail")
+# Workflows has no imports: a subworkflow two files need is copied into both.
+SHARED_SUBWORKFLOWS = ("get_plan", "run_waves", "describe_job_failure", "is_job_failure")
 
 
 @pytest.fixture
@@ -24,83 +26,81 @@ def engine() -> Iterator[WorkflowEngine]:
     engine.close()
 
 
-def backfill_error(engine: WorkflowEngine, **overrides: Any) -> dict[str, Any]:
+def backfill_error(backfills: Backfills, **overrides: Any) -> dict[str, Any]:
     argument = {"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-30"}
-    execution = engine.run("backfill", {**argument, **overrides})
+    execution = backfills.run("backfill", {**argument, **overrides})
     assert execution.state == "FAILED"
-    assert execution.error_tags == ["ValueError"]  # refused before calling the job-runner
+    assert execution.error_tags == ["ValueError"]
+    assert backfills.get_stats()["max_runs_in_flight"] == 0  # refused before any run
     error: dict[str, Any] = execution.error
     return error
 
 
-@pytest.mark.parametrize("concurrency", [0, 21, -1, "4", 2.5, True])
-def test_backfill_rejects_concurrency_outside_1_to_20(
-    engine: WorkflowEngine, concurrency: object
+@pytest.mark.emulator
+def test_backfill_refuses_bad_arguments_with_the_job_runners_message(
+    make_backfills: Callable[..., Backfills],
 ) -> None:
-    error = backfill_error(engine, concurrency=concurrency)
-    assert error["message"].startswith("concurrency must be an integer from 1 to 20, got ")
+    backfills = make_backfills("runner")
+    backfills.get_stats(reset=True)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"concurrency": 101}, "concurrency: Input should be less than or equal to 100"),
+        ({"concurrency": "4"}, "concurrency: Input should be a valid integer"),
+        ({"order": "up"}, "order: Input should be 'asc' or 'desc'"),
+        ({"only": "some"}, "only: Input should be 'all', 'failed' or 'missing'"),
+        ({"backfill_id": "a b"}, "backfill_id: String should match pattern"),
+        ({"chunk_size": 0}, "chunk_size: Input should be greater than or equal to 1"),
+        ({"pipeline": "nope"}, "pipeline 'nope'"),
+        ({"start": "2024-02-01"}, "start '2024-02-01' is after end '2024-01-30'"),
+        ({"end": None}, "end: expected a value, not null"),
+        ({"partition_keys": ["2024-01-01"]}, "expected either start and end, or partition_keys"),
+        (
+            {"chunk_size": 2000},
+            "chunk_size 2000 x 3 jobs per partition is more than 5000 partition-jobs per chunk"
+            " (expected chunk_size <= 1666)",
+        ),
+    ]
+    for overrides, message in cases:
+        assert message in backfill_error(backfills, **overrides)["message"], overrides
+    # The same check, the same message as POST /backfills.
+    response = backfills.runner.post(
+        "/backfills", json={"pipeline": "shop_daily", "start": "2024-01-01", "end": "2024-01-30",
+                            "concurrency": 101},
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert cases[0][1] in response.json()["detail"]
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"order": "up"}, 'order must be asc or desc, got "up"'),
-        ({"only": "some"}, 'only must be all, failed or missing, got "some"'),
-        ({"dry_run": "yes"}, 'dry_run must be true or false, got "yes"'),
-        ({"backfill_id": "a b"}, "backfill_id 'a b' must match [A-Za-z0-9_-]{1,100}"),
-        ({"chunk_size": 0}, "chunk_size must be an integer from 1 to 2000, got 0"),
-        ({"pipeline": ""}, 'pipeline must be a non-empty string, got ""'),
-        (
-            {"start": "2024-02-01"},
-            "start '2024-02-01' is after end '2024-01-30' (expected start <= end)",
-        ),
-        (
-            {"end": "2024-1-30"},
-            "end '2024-1-30' is not a partition key (expected YYYY-MM-DD or YYYY-MM-DDTHH)",
-        ),
-        (
-            {"end": None},
-            'start and end must be partition key strings (or give partition_keys), got start="2024-01-01", end=null',
-        ),
-        (
-            {"partition_keys": ["2024-01-01"]},
-            "give either start and end or partition_keys, not both",
-        ),
-    ],
-)
-def test_backfill_rejects_bad_arguments_with_a_message_naming_them(
-    engine: WorkflowEngine, overrides: dict[str, Any], message: str
+@pytest.mark.emulator
+def test_backfill_refuses_a_bad_key_in_partition_keys(
+    make_backfills: Callable[..., Backfills],
 ) -> None:
-    assert backfill_error(engine, **overrides)["message"] == message
-
-
-def test_backfill_rejects_a_bad_key_in_partition_keys(engine: WorkflowEngine) -> None:
-    execution = engine.run(
-        "backfill", {"pipeline": "shop_daily", "partition_keys": ["2024-01-01", "Jan 2"]}
+    backfills = make_backfills("runner")
+    execution = backfills.run(
+        "backfill", {"pipeline": "shop_daily", "partition_keys": ["2024-01-01", "2024-02-30"]}
     )
     assert execution.error_tags == ["ValueError"]
     assert execution.error["message"] == (
-        "partition_keys: 'Jan 2' is not a partition key (expected YYYY-MM-DD or YYYY-MM-DDTHH)"
+        "partition_key '2024-02-30' is not a date (expected YYYY-MM-DD)"
     )
 
 
-def test_backfill_rejects_a_key_listed_twice(engine: WorkflowEngine) -> None:
-    execution = engine.run(
-        "backfill",
-        {"pipeline": "shop_daily", "partition_keys": ["2024-01-01", "2024-01-02", "2024-01-01"]},
-    )
+def test_backfill_refuses_an_argument_that_is_not_a_map(engine: WorkflowEngine) -> None:
+    execution = engine.run("backfill", ["shop_daily"])
     assert execution.error_tags == ["ValueError"]
     assert execution.error["message"] == (
-        "partition_keys: '2024-01-01' is listed twice (expected each key once)"
+        "backfill expects a map argument {pipeline, start, end, ...}, got list"
     )
 
 
-def test_run_partition_rejects_a_missing_partition_key(engine: WorkflowEngine) -> None:
-    execution = engine.run("run_partition", {"pipeline": "shop_daily"})
+@pytest.mark.emulator
+def test_run_partition_refuses_a_missing_partition_key(
+    make_backfills: Callable[..., Backfills],
+) -> None:
+    backfills = make_backfills("runner")
+    execution = backfills.run("run_partition", {"pipeline": "shop_daily"})
     assert execution.error_tags == ["ValueError"]
-    assert execution.error["message"] == (
-        "partition_key must be a string (YYYY-MM-DD or YYYY-MM-DDTHH), got null"
-    )
+    assert "partition_keys" in execution.error["message"]
+    assert "Input should be a valid string" in execution.error["message"]
 
 
 def test_unreachable_job_runner_is_retried_then_reraised_unchanged(
@@ -113,7 +113,7 @@ def test_unreachable_job_runner_is_retried_then_reraised_unchanged(
     assert engine.clock.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]  # type: ignore[attr-defined]
 
 
-def test_job_runner_helpers_are_identical_in_every_workflow_file() -> None:
+def test_subworkflows_copied_across_workflow_files_are_identical() -> None:
     sources = {
         path.name: yaml.safe_load(path.read_text()) for path in WORKFLOWS.glob("*.workflows.yaml")
     }
@@ -122,7 +122,12 @@ def test_job_runner_helpers_are_identical_in_every_workflow_file() -> None:
         "backfill_chunk.workflows.yaml",
         "run_partition.workflows.yaml",
     }
-    reference = sources["run_partition.workflows.yaml"]
-    for name, source in sources.items():
-        for helper in SHARED_HELPERS:
-            assert source[helper] == reference[helper], f"{name}: {helper} differs"
+    for name in SHARED_SUBWORKFLOWS:
+        copies = {file: source[name] for file, source in sources.items() if name in source}
+        assert len(copies) >= 2, f"{name} is no longer shared: drop it from the list"
+        reference = next(iter(copies.values()))
+        for file, copy in copies.items():
+            assert copy == reference, f"{file}: {name} differs from its other copies"
+    # One subworkflow runs a partition's waves, for scheduled runs and backfills alike.
+    assert "run_waves" in sources["run_partition.workflows.yaml"]
+    assert "run_waves" in sources["backfill_chunk.workflows.yaml"]

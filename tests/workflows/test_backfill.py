@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_backfill_keeps_at_most_concurrency_partitions_in_flight_and_then_has_no
         for jobs in states.values()
     )
     steps = backfills.steps_of_last_backfill(children=1)
-    assert steps / 90 <= 6  # billed steps per partition-job
+    assert steps / 90 <= 5  # billed steps per partition-job
     assert abs(plan["estimated_steps"] - steps) <= 0.05 * steps
 
     backfills.get_stats(reset=True)
@@ -75,6 +76,29 @@ def test_backfill_keeps_at_most_concurrency_partitions_in_flight_and_then_has_no
     assert (again["partitions"], again["succeeded"], again["failed"]) == (0, 0, 0)
     assert (again["skipped"], again["skipped_keys"]) == (30, keys(START, END))
     assert backfills.get_stats()["max_runs_in_flight"] == 0  # no POST /runs at all
+
+
+def test_backfill_over_20_runs_lanes_of_child_executions_side_by_side_within_the_cap(
+    make_backfills: Callable[..., Backfills],
+) -> None:
+    # Workflows runs at most 20 iterations of a parallel step at once per execution
+    # (https://cloud.google.com/workflows/docs/reference/syntax/parallel-steps, concurrency_limit);
+    # separate executions run side by side (https://cloud.google.com/workflows/quotas).
+    start, end = "2024-05-01", "2024-05-30"
+    backfills = make_backfills("wide", max_concurrent_runs=100)
+    backfills.get_stats(reset=True)
+
+    summary = backfills.backfill(pipeline="shop_daily", start=start, end=end, concurrency=25)
+
+    assert (summary["chunks"], summary["succeeded"], summary["failed"]) == (2, 30, 0)
+    chunks = backfills.engine.list_executions("backfill_chunk")[:2]
+    assert sorted(json.loads(c.argument or "{}")["concurrency"] for c in chunks) == [12, 13]
+    # Both chunks ran at once: more partitions in flight than either one holds, never more
+    # than asked.
+    assert 13 < backfills.get_stats()["max_partitions_in_flight"] <= 25
+    states = backfills.get_job_states(start, end)
+    assert len(states) == 30
+    assert all(s["status"] == "succeeded" for jobs in states.values() for s in jobs.values())
 
 
 def test_backfill_retries_transient_faults_reports_failed_partitions_and_only_failed_repairs_them(
@@ -111,7 +135,8 @@ def test_backfill_retries_transient_faults_reports_failed_partitions_and_only_fa
         pipeline="shop_daily", partition_keys=keys(start, end), only="failed", chunk_size=2
     )
 
-    assert (repaired["chunks"], repaired["partitions"], repaired["succeeded"]) == (3, 2, 2)
+    # Chunks hold partitions to run: the 2 failed ones make one chunk of chunk_size 2.
+    assert (repaired["chunks"], repaired["partitions"], repaired["succeeded"]) == (1, 2, 2)
     assert repaired["failed"] == 0
     assert (repaired["skipped"], repaired["skipped_keys"]) == (
         3,

@@ -46,7 +46,7 @@ ROUTE_CALLERS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("POST", "/triggers/*", frozenset({SCHEDULER})),
     ("POST", "/runs", frozenset({WORKFLOWS})),
     ("*", "/runs/*", frozenset({WORKFLOWS})),  # one run's status, polled by the workflow
-    # The CLI reads the plan before it starts a backfill (`dayflow backfill`), so operators too.
+    # `dayflow run` reads a partition's plan before it runs its jobs, so operators too.
     ("GET", "/pipelines/*/plan", frozenset({WORKFLOWS, OPERATORS})),
     ("*", "/backfills", frozenset({OPERATORS, WORKFLOWS})),
     ("*", "/backfills/*", frozenset({OPERATORS, WORKFLOWS})),

@@ -1,5 +1,5 @@
-"""Backfills: plan them (also for the plan endpoint and catch-up), estimate their cost, and
-start their Workflows execution."""
+"""Backfills: plan them (also for the plan endpoint and catch-up), split them into chunks and
+lanes for the workflows, estimate their cost, and start their Workflows execution."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from dayflow.backfill_plan import BackfillPlan, plan_backfill
 from dayflow.errors import UserError
 from dayflow.executions import BACKFILL_WORKFLOW, ExecutionInfo, Executions
 from dayflow.partition_bounds import (
@@ -19,9 +20,6 @@ from dayflow.planning import Only, PartitionPlan, plan_partitions
 from dayflow.spec import BigQuerySqlJob, DedupJob, Pipeline
 from job_runner.domain.runner import JobRunner, Partition
 
-# Billed Workflows steps, measured by bench/backfill.py on workflows/backfill.workflows.yaml.
-STEPS_PER_PARTITION_JOB = 6
-STEPS_PER_PARTITION = 4
 WORKFLOWS_USD_PER_STEP = 0.01 / 1000  # internal steps, first 5,000/month free
 
 
@@ -35,6 +33,8 @@ class BackfillRequest:
     only: Only
     concurrency: int
     dry_run: bool
+    chunk_size: int | None = None
+    job_seconds: float | None = None
 
 
 def plan_runs(
@@ -88,17 +88,72 @@ def plan_runs(
     return pipeline, plans
 
 
-def estimate(runner: JobRunner, pipeline: Pipeline, plans: list[PartitionPlan]) -> dict[str, Any]:
+def plan_chunks(
+    runner: JobRunner,
+    request: BackfillRequest,
+    max_partitions: int = DEFAULT_MAX_RANGE_PARTITIONS,
+) -> tuple[Pipeline, BackfillPlan]:
+    """Plan a backfill request (see `plan_runs`) and split it into chunks and lanes."""
+    pipeline, plans = plan_runs(
+        runner,
+        request.pipeline,
+        start=request.start,
+        end=request.end,
+        keys=request.partition_keys,
+        order=request.order,
+        only=request.only,
+        max_partitions=max_partitions,
+    )
+    if request.partition_keys is not None:
+        asked = sorted(set(request.partition_keys), reverse=request.order == "desc")
+    elif request.only == "all":
+        asked = [p.partition_key for p in plans]
+    else:
+        assert request.start is not None and request.end is not None
+        asked = pipeline.scheme.get_partition_keys(
+            PartitionKeyRange(request.start, request.end), request.order
+        )
+    backfill = plan_backfill(
+        plans,
+        asked,
+        concurrency=request.concurrency,
+        chunk_size=request.chunk_size,
+        jobs_per_partition=len(pipeline.jobs),
+    )
+    return pipeline, backfill
+
+
+def get_chunk_request(request: BackfillRequest, chunk: tuple[PartitionPlan, ...]) -> dict[str, Any]:
+    """The POST /backfills/plan body with which a chunk's child execution plans its waves: the
+    chunk's key bounds (a range), or its keys (a key list)."""
+    body: dict[str, Any] = {
+        "pipeline": request.pipeline,
+        "order": request.order,
+        "only": request.only,
+        "waves": True,
+    }
+    keys = [p.partition_key for p in chunk]
+    if request.partition_keys is not None:
+        body["partition_keys"] = keys
+    else:
+        body.update(start=min(keys), end=max(keys))
+    return body
+
+
+def estimate(runner: JobRunner, pipeline: Pipeline, backfill: BackfillPlan) -> dict[str, Any]:
     """Billed Workflows steps and BigQuery bytes that a backfill would cost (bytes: see
     `_dry_run_bytes`)."""
-    partition_jobs = sum(p.num_jobs for p in plans)
-    steps = partition_jobs * STEPS_PER_PARTITION_JOB + len(plans) * STEPS_PER_PARTITION
+    plans = list(backfill.partitions)
+    steps = backfill.get_estimated_steps()
     bytes_processed: int | None = 0
     if plans:
         bytes_processed = _dry_run_bytes(runner, pipeline, plans)
     return {
         "num_partitions": len(plans),
-        "num_partition_jobs": partition_jobs,
+        "num_partition_jobs": backfill.num_partition_jobs,
+        "num_chunks": len(backfill.chunks),
+        "num_lanes": len(backfill.lanes),
+        "skipped": len(backfill.skipped_keys),
         "estimated_workflow_steps": steps,
         "estimated_workflow_cost_usd": round(steps * WORKFLOWS_USD_PER_STEP, 4),
         "estimated_bytes_processed": bytes_processed,
@@ -151,6 +206,8 @@ def start_backfill(
         "dry_run": False,
         "backfill_id": backfill_id,
     }
+    if request.chunk_size is not None:
+        argument["chunk_size"] = request.chunk_size
     if request.partition_keys is not None:
         argument["partition_keys"] = request.partition_keys
     else:

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from dayflow.errors import NotFoundError
+from dayflow.backfill_plan import MAX_CHUNK_PARTITION_JOBS, MAX_LISTED_KEYS, BackfillPlan
+from dayflow.errors import NotFoundError, UserError
 from dayflow.executions import new_backfill_id
 from dayflow.ledger import FAILED_STATUSES
 from job_runner.api.deps import ExecutionsFactoryDep, RunnerDep, SettingsDep
@@ -14,8 +15,13 @@ from job_runner.api.params import BackfillIdPath, PipelinePath
 from job_runner.domain import backfills, triggers
 from job_runner.models import (
     BackfillCreate,
+    BackfillPlanCreate,
+    BackfillPlanPublic,
     BackfillProgressPublic,
     BackfillPublic,
+    BackfillSummaryPublic,
+    ChunkPublic,
+    LanePublic,
     PartitionPlanPublic,
     TriggerPublic,
     error_responses,
@@ -64,32 +70,92 @@ def create_backfill(
     executions: ExecutionsFactoryDep,
     settings: SettingsDep,
 ) -> BackfillPublic:
-    """Plan a backfill and start its `backfill` execution (with `dry_run`, only plan it)."""
+    """Plan a backfill and start its `backfill` execution (with `dry_run`, only plan it; with
+    `job_seconds`, say how long it would take if each job took that long)."""
     request = backfills.BackfillRequest(**body.model_dump())
-    pipeline, plans = backfills.plan_runs(
-        runner,
-        body.pipeline,
-        start=body.start,
-        end=body.end,
-        keys=body.partition_keys,
-        order=body.order,
-        only=body.only,
-        max_partitions=settings.max_range_partitions,
-    )
-    estimate = backfills.estimate(runner, pipeline, plans)
+    pipeline, plan = backfills.plan_chunks(runner, request, settings.max_range_partitions)
+    estimate = backfills.estimate(runner, pipeline, plan)
     backfill_id = execution = None
-    if not body.dry_run and plans:
+    if not body.dry_run and plan.partitions:
         backfill_id = new_backfill_id(body.pipeline)
         execution = backfills.start_backfill(executions(), request, backfill_id).name
+    expected = None if body.job_seconds is None else plan.get_expected_seconds(body.job_seconds)
     return BackfillPublic(
         backfill_id=backfill_id,
         execution=execution,
         dry_run=body.dry_run,
+        expected_seconds=expected,
         partitions=[
             PartitionPlanPublic(partition_key=p.partition_key, waves=[list(w) for w in p.waves])
-            for p in plans[:MAX_LISTED_PARTITIONS]
+            for p in plan.partitions[:MAX_LISTED_PARTITIONS]
         ],
         **estimate,
+    )
+
+
+@router.post("/backfills/plan", responses=error_responses(400, 404, 413, 422, 503))
+def create_backfill_plan(
+    body: BackfillPlanCreate, runner: RunnerDep, settings: SettingsDep
+) -> BackfillPlanPublic:
+    """The plan the workflows run: `backfill` asks it once for its chunks and lanes (and,
+    with `dry_run`, returns it as its result); each `backfill_chunk` asks it, with
+    `waves: true`, for its own partitions' job waves. Bad input is refused with the messages
+    of POST /backfills."""
+    request = backfills.BackfillRequest(**body.model_dump(exclude={"backfill_id", "waves"}))
+    _, plan = backfills.plan_chunks(runner, request, settings.max_range_partitions)
+    return get_plan_public(body, plan)
+
+
+def get_plan_public(body: BackfillPlanCreate, plan: BackfillPlan) -> BackfillPlanPublic:
+    """The answer of POST /backfills/plan for a request and its plan (bench/backfill.py's stub
+    job-runner answers with it too)."""
+    request = backfills.BackfillRequest(**body.model_dump(exclude={"backfill_id", "waves"}))
+    if body.waves and plan.num_partition_jobs > MAX_CHUNK_PARTITION_JOBS:
+        raise UserError(
+            f"waves: {plan.num_partition_jobs} partition-jobs (expected at most "
+            f"{MAX_CHUNK_PARTITION_JOBS}: ask for one chunk's waves at a time)"
+        )
+    summary = BackfillSummaryPublic(
+        pipeline=body.pipeline,
+        order=body.order,
+        only=body.only,
+        chunks=len(plan.chunks),
+        partitions=len(plan.partitions),
+        partition_jobs=plan.num_partition_jobs,
+        skipped=len(plan.skipped_keys),
+        skipped_keys=list(plan.skipped_keys[:MAX_LISTED_KEYS]),
+    )
+    lanes = [
+        LanePublic(
+            concurrency=lane.concurrency,
+            chunks=[
+                ChunkPublic(
+                    name=f"{plan.chunks[i][0].partition_key}..{plan.chunks[i][-1].partition_key} "
+                    f"({len(plan.chunks[i])} partitions)",
+                    request=backfills.get_chunk_request(request, plan.chunks[i]),
+                    partitions=len(plan.chunks[i]),
+                    partition_jobs=sum(p.num_jobs for p in plan.chunks[i]),
+                )
+                for i in lane.chunks
+            ],
+        )
+        for lane in plan.lanes
+    ]
+    expected = None if body.job_seconds is None else plan.get_expected_seconds(body.job_seconds)
+    return BackfillPlanPublic(
+        backfill_id=body.backfill_id,
+        dry_run=body.dry_run,
+        summary=summary,
+        planned_keys=[p.partition_key for p in plan.partitions[:MAX_LISTED_KEYS]],
+        estimated_steps=plan.get_estimated_steps(),
+        expected_seconds=expected,
+        lanes=[] if body.waves else lanes,
+        partition_plans=[
+            PartitionPlanPublic(partition_key=p.partition_key, waves=[list(w) for w in p.waves])
+            for p in plan.partitions
+        ]
+        if body.waves
+        else None,
     )
 
 
