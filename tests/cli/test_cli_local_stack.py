@@ -72,7 +72,7 @@ def test_only_the_dead_services_are_named(
 
 def test_the_local_workflows_engine_keeps_executions_across_restarts(tmp_path: Path) -> None:
     """The engine process `dayflow local up` starts, restarted as `local up` restarts it. The
-    backfill fails on its argument check (concurrency 99), before any call to a job-runner."""
+    backfill fails at once: no job-runner answers its plan request."""
     state = tmp_path / "state"
 
     def restart() -> WorkflowsExecutions:
@@ -88,7 +88,7 @@ def test_the_local_workflows_engine_keeps_executions_across_restarts(tmp_path: P
         while not (finished := executions.get(started.name)).is_done:
             time.sleep(0.05)
         assert finished.state == "FAILED"
-        assert "concurrency must be an integer from 1 to 20" in str(finished.error)
+        assert "ConnectionFailedError" in str(finished.error)
 
         listed = restart().list("backfill")
         assert [(e.name, e.state, e.argument) for e in listed] == [
@@ -128,8 +128,7 @@ def test_local_up_shows_each_service_and_keeps_history_unless_fresh(
         assert steps == [
             "✔ the BigQuery emulator",
             "✔ datasets and the run ledger",
-            "✔ the job-runner",
-            "✔ the Workflows engine",
+            "✔ the job-runner and the Workflows engine",
         ]
         stack = json.loads((tmp_path / "state" / "stack.json").read_text())
         started = WorkflowsExecutions(

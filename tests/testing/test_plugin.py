@@ -150,7 +150,7 @@ def test_load_rows_then_backfill(dayflow_project):
 def test_failing_pipeline(dayflow_project):
     record(dayflow_project)
     records = dayflow_project.run("broken", "2024-01-01")
-    assert [(r["job"], r["status"]) for r in records] == [("bad", "failed")]
+    assert [(r["job"], r["status"]) for r in records] == [("bad", "failed"), ("after_bad", "not run")]
     dayflow_project.assert_succeeded("broken", "2024-01-01")
 
 

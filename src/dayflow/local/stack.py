@@ -153,7 +153,7 @@ def up(
     # (`dayflow local up` of a scaffolded project on the shared 2-core machine at load 10:
     # median of 3, 17.7 s against 21.9 s in sequence). The warehouse needs only the emulator.
     try:
-        on_step("the BigQuery emulator (the job-runner and Workflows engine start beside it)")
+        on_step("the BigQuery emulator")  # the job-runner and Workflows engine start beside it
         with ThreadPoolExecutor(max_workers=3) as pool:
             started = [
                 pool.submit(start_bigquery, state_dir, bigquery_port),
