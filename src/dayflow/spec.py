@@ -8,6 +8,7 @@ names the file, the field path and what was expected, e.g.
 from __future__ import annotations
 
 import functools
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from pydantic import (
 
 from dayflow.errors import SpecError
 from dayflow.partitions import Granularity, PartitionScheme
+from dayflow.spec_domains import ConsumedKey, ConsumedTable, Email, ExposedKey, ExposedTable
 from dayflow.spec_sources import Source, check_sources
 
 EnvironmentName = Literal["local", "dev", "prod"]
@@ -261,6 +263,9 @@ class TopicField(_Model):
     type: FieldType
     required: bool = False
     enum: list[str | int] | None = None
+    description: str = ""
+    # From this date the field may be removed (`dayflow contract check`, expand and contract).
+    deprecated: date | None = None
 
 
 class Topic(_Model):
@@ -285,6 +290,10 @@ class Spec(_Model):
     sources: dict[Identifier, Source] = Field(default_factory=dict)
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
     topics: dict[TopicName, Topic] = Field(default_factory=dict)
+    # Many domains (dayflow.spec_domains): the team's group, data products, other domains' tables.
+    team_group: Email | None = None
+    exposes: dict[ExposedKey, ExposedTable] = Field(default_factory=dict)
+    consumes: dict[ConsumedKey, ConsumedTable] = Field(default_factory=dict)
     # The directory of the spec file: job files (`sql`, `project_dir`) are relative to it.
     root: Path = Field(default=Path(), exclude=True)
 
@@ -421,9 +430,11 @@ def check_spec(spec: Spec) -> list[str]:
         if cycle:
             problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
     from dayflow.spec_datasets import check_datasets  # it imports this module
+    from dayflow.spec_domains import check_domains
 
     problems += check_datasets(spec)
     problems += check_sources(spec)
+    problems += check_domains(spec)
     for topic_name, topic in spec.topics.items():
         for field in [*topic.key, topic.event_time]:
             if field not in topic.fields:

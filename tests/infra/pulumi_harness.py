@@ -197,9 +197,9 @@ class Deployment:
 Deploy = Callable[..., Deployment]
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
-    """The `config:` of `Pulumi.<stack>.yaml`, as typed YAML values."""
-    raw = yaml.safe_load((EXAMPLE / f"Pulumi.{stack}.yaml").read_text())
+def read_stack_config(stack: str, project_dir: Path = EXAMPLE) -> dict[str, Any]:
+    """The `config:` of `<project_dir>/Pulumi.<stack>.yaml`, as typed YAML values."""
+    raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text())
     return dict(raw.get("config") or {})
 
 
@@ -216,13 +216,16 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     *,
     secrets: tuple[str, ...] = (),
+    project_dir: Path = EXAMPLE,
 ) -> Deployment:
-    """Run `infra/__main__.py` as stack `stack`, with `Pulumi.<stack>.yaml` plus `overrides`.
+    """Run `<project_dir>/infra/__main__.py` as stack `stack`, with `Pulumi.<stack>.yaml` plus
+    `overrides` (the example project by default).
 
     Override keys without a namespace are in the project's namespace (`dayflow:`); a value of
     None removes the key. Keys in `secrets` are read back as Pulumi secrets.
     """
-    config = read_stack_config(stack)
+    config = read_stack_config(stack, project_dir)
+    main = project_dir / "infra" / "__main__.py"
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"dayflow:{key}"
         if value is None:
@@ -231,7 +234,7 @@ def run_program(
             config[full] = value
     secret_keys = [k if ":" in k else f"dayflow:{k}" for k in secrets]
     return run_under_mocks(
-        lambda: runpy.run_path(str(MAIN), run_name="__main__"), stack, config, secret_keys
+        lambda: runpy.run_path(str(main), run_name="__main__"), stack, config, secret_keys
     )
 
 
@@ -349,6 +352,7 @@ class T:
     DATASET = "gcp:bigquery/dataset:Dataset"
     DATASET_IAM = "gcp:bigquery/datasetIamMember:DatasetIamMember"
     TABLE = "gcp:bigquery/table:Table"
+    TABLE_IAM = "gcp:bigquery/iamMember:IamMember"
     SERVICE = "gcp:cloudrunv2/service:Service"
     SERVICE_IAM = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
     WORKFLOW = "gcp:workflows/workflow:Workflow"

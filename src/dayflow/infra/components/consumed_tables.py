@@ -1,0 +1,70 @@
+"""ConsumedTables: read access for this domain's workloads on other domains' exposed tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_gcp import bigquery
+
+from dayflow.infra.components import get_child_options
+
+DATA_VIEWER = "roles/bigquery.dataViewer"
+
+
+@dataclass(frozen=True)
+class ConsumedTable:
+    """A producer's table in this environment: `key` is `<domain>.<dataset>.<table>`."""
+
+    key: str
+    project: str
+    dataset_id: str
+    table_id: str
+
+
+@dataclass(frozen=True)
+class TableReader:
+    """A workload of this domain that reads consumed tables, by its `serviceAccount:` member."""
+
+    workload: str
+    member: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class ConsumedTablesArgs:
+    tables: tuple[ConsumedTable, ...]
+    readers: tuple[TableReader, ...]
+
+
+class ConsumedTables(pulumi.ComponentResource):
+    """Grants this domain's readers `roles/bigquery.dataViewer` on exactly each consumed table.
+
+    Creates:
+    - `bigquery.IAMMember` per (consumed table, reader): a table-level grant in the producer's
+      project (https://cloud.google.com/bigquery/docs/control-access-to-resources-iam#grant_access_to_a_table_or_view).
+
+    The consumer's stack makes the grant, so the producer's stack needs to know no consumer:
+    the identity that deploys this stack holds `bigquery.tables.setIamPolicy` (and
+    `getIamPolicy`, `get`) on the producer's exposed datasets, granted once by the platform team
+    (README, "Many domains"). Secure defaults: one table per grant, never a dataset or project
+    of the producer; read only; nothing else in the producer's project.
+    """
+
+    def __init__(
+        self, name: str, args: ConsumedTablesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("dayflow:infra:ConsumedTables", name, None, opts)
+        child = get_child_options(self, opts)
+        self.grants: dict[tuple[str, str], bigquery.IamMember] = {}
+        for table in args.tables:
+            for reader in args.readers:
+                self.grants[(table.key, reader.workload)] = bigquery.IamMember(
+                    f"consumes-{table.key.replace('.', '-')}-{reader.workload}",
+                    project=table.project,
+                    dataset_id=table.dataset_id,
+                    table_id=table.table_id,
+                    role=DATA_VIEWER,
+                    member=reader.member,
+                    opts=child,
+                )
+        self.register_outputs({"tables": [t.key for t in args.tables]})
