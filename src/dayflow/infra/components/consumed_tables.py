@@ -41,7 +41,7 @@ class ConsumedTables(pulumi.ComponentResource):
 
     Creates:
     - `bigquery.IAMMember` per (consumed table, reader): a table-level grant in the producer's
-      project (https://cloud.google.com/bigquery/docs/control-access-to-resources-iam#grant_access_to_a_table_or_view).
+      project (https://cloud.google.com/bigquery/docs/control-access-to-resources-iam).
 
     The consumer's stack makes the grant, so the producer's stack needs to know no consumer:
     the identity that deploys this stack holds `bigquery.tables.setIamPolicy` (and
