@@ -141,16 +141,23 @@ def test_invalid_contracts_at_a_ref_are_a_user_error() -> None:
 def git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo, check=True, capture_output=True,
-    )  # fmt: skip
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 def contract_check(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DAYFLOW_SPEC": "domain/dayflow.yaml"}
     return subprocess.run(
         [sys.executable, "-c", "from dayflow.cli import main; main()", "contract", "check", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -34,16 +34,22 @@ def test_both_domain_specs_load(specs: tuple[Path, Path]) -> None:
     assert list(a.exposes) == ["mart.daily_totals"]
     assert a.exposes["mart.daily_totals"].columns["sales"].type == "INT64"
     assert get_consumed_ref(b, "a.mart.daily_totals", "dev") == (
-        A_DEV_PROJECT, "dev_mart", "daily_totals",
-    )  # fmt: skip
+        A_DEV_PROJECT,
+        "dev_mart",
+        "daily_totals",
+    )
     local = b.environments["local"].dataset_prefix
     assert get_consumed_ref(b, "a.mart.daily_totals", "local") == (
-        "local", f"{local}a__mart", "daily_totals",
-    )  # fmt: skip
+        "local",
+        f"{local}a__mart",
+        "daily_totals",
+    )
 
 
 def test_exposing_a_table_no_job_writes_is_refused(specs: tuple[Path, Path]) -> None:
-    path = edit(specs[0], lambda r: r["exposes"].update({"mart.weekly": r["exposes"]["mart.daily_totals"]}))
+    path = edit(
+        specs[0], lambda r: r["exposes"].update({"mart.weekly": r["exposes"]["mart.daily_totals"]})
+    )
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert err.value.lines == [
@@ -54,25 +60,35 @@ def test_exposing_a_table_no_job_writes_is_refused(specs: tuple[Path, Path]) -> 
 
 def test_an_exposed_table_declares_its_partition_column(specs: tuple[Path, Path]) -> None:
     path = edit(specs[0], lambda r: r["exposes"]["mart.daily_totals"]["columns"].pop("sales_date"))
-    with pytest.raises(SpecError, match=re.escape(
-        "exposes.mart.daily_totals.columns: partitioning or clustering column 'sales_date' is "
-        "not declared"
-    )):  # fmt: skip
+    with pytest.raises(
+        SpecError,
+        match=re.escape(
+            "exposes.mart.daily_totals.columns: partitioning or clustering column 'sales_date' is "
+            "not declared"
+        ),
+    ):
         load_spec(path)
 
 
 def test_an_unknown_column_type_is_refused(specs: tuple[Path, Path]) -> None:
-    path = edit(specs[0], lambda r: r["exposes"]["mart.daily_totals"]["columns"]["total"].update(
-        type="MONEY"))  # fmt: skip
-    with pytest.raises(SpecError, match=re.escape(
-        "exposes.mart.daily_totals.columns.total.type: unknown BigQuery type 'MONEY'"
-    )):  # fmt: skip
+    path = edit(
+        specs[0],
+        lambda r: r["exposes"]["mart.daily_totals"]["columns"]["total"].update(type="MONEY"),
+    )
+    with pytest.raises(
+        SpecError,
+        match=re.escape(
+            "exposes.mart.daily_totals.columns.total.type: unknown BigQuery type 'MONEY'"
+        ),
+    ):
         load_spec(path)
 
 
 def test_sql_naming_an_undeclared_consumed_table_is_refused(specs: tuple[Path, Path]) -> None:
-    path = edit(specs[1], lambda r: r["consumes"].update(
-        {"a.mart.other": r["consumes"].pop("a.mart.daily_totals")}))  # fmt: skip
+    path = edit(
+        specs[1],
+        lambda r: r["consumes"].update({"a.mart.other": r["consumes"].pop("a.mart.daily_totals")}),
+    )
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert err.value.lines == [
@@ -100,9 +116,10 @@ def test_consuming_needs_the_producer_location_of_every_environment(
 
 def test_a_domain_cannot_consume_itself(specs: tuple[Path, Path]) -> None:
     path = edit(specs[1], lambda r: r.update(name="a"))
-    with pytest.raises(SpecError, match=re.escape(
-        "consumes.a.mart.daily_totals: domain 'a' is this spec's own name"
-    )):  # fmt: skip
+    with pytest.raises(
+        SpecError,
+        match=re.escape("consumes.a.mart.daily_totals: domain 'a' is this spec's own name"),
+    ):
         load_spec(path)
 
 

@@ -77,7 +77,10 @@ def get_contracts(raw: Mapping[str, Any], where: str = "spec") -> Contracts:
     for name, topic in topics.items():
         contracts[f"topic {name}"] = {
             field: ContractField(
-                f.type, f.required, f.deprecated, f.description,
+                f.type,
+                f.required,
+                f.deprecated,
+                f.description,
                 tuple(f.enum) if f.enum is not None else None,
             )
             for field, f in topic.fields.items()
@@ -110,25 +113,41 @@ def _compare_fields(
         if field in new:
             found += _compare_field(name, field, was, new[field])
         elif was.deprecated is not None and was.deprecated <= today:
-            found.append(Finding(name, field, f"removed after its deprecation on {was.deprecated}",
-                                 False))
+            found.append(
+                Finding(name, field, f"removed after its deprecation on {was.deprecated}", False)
+            )
         elif was.deprecated is not None:
-            found.append(Finding(
-                name, field,
-                f"removed before its deprecation date {was.deprecated} "
-                f"(expected to keep it until then)", True,
-            ))
+            found.append(
+                Finding(
+                    name,
+                    field,
+                    f"removed before its deprecation date {was.deprecated} "
+                    f"(expected to keep it until then)",
+                    True,
+                )
+            )
         else:
-            found.append(Finding(
-                name, field,
-                "removed without a deprecation (expected `deprecated: YYYY-MM-DD` first, "
-                "and removal on or after that date)", True,
-            ))
+            found.append(
+                Finding(
+                    name,
+                    field,
+                    "removed without a deprecation (expected `deprecated: YYYY-MM-DD` first, "
+                    "and removal on or after that date)",
+                    True,
+                )
+            )
     for field, now in new.items():
         if field not in old:
             if now.required:
-                found.append(Finding(name, field, "added as required (expected a new field to "
-                                     "be optional: existing writers do not send it)", True))
+                found.append(
+                    Finding(
+                        name,
+                        field,
+                        "added as required (expected a new field to "
+                        "be optional: existing writers do not send it)",
+                        True,
+                    )
+                )
             else:
                 found.append(Finding(name, field, "added (optional)", False))
     return found
@@ -137,8 +156,15 @@ def _compare_fields(
 def _compare_field(name: str, field: str, was: ContractField, now: ContractField) -> list[Finding]:
     found: list[Finding] = []
     if was.type != now.type:
-        found.append(Finding(name, field, f"retyped from {was.type} to {now.type} (expected the "
-                             "same type: add a new field instead)", True))
+        found.append(
+            Finding(
+                name,
+                field,
+                f"retyped from {was.type} to {now.type} (expected the "
+                "same type: add a new field instead)",
+                True,
+            )
+        )
     if not was.required and now.required:
         found.append(Finding(name, field, "made required (expected it to stay optional)", True))
     if was.required and not now.required:
@@ -155,18 +181,29 @@ def _compare_field(name: str, field: str, was: ContractField, now: ContractField
     if was.enum is not None:
         removed = [v for v in was.enum if now.enum is not None and v not in now.enum]
         if removed:
-            found.append(Finding(name, field, f"enum values removed: {removed} (expected only "
-                                 "additions)", True))
+            found.append(
+                Finding(
+                    name, field, f"enum values removed: {removed} (expected only additions)", True
+                )
+            )
         added = [v for v in (now.enum or ()) if v not in was.enum]
         if added:
             found.append(Finding(name, field, f"enum values added: {added}", False))
     elif now.enum is not None:
-        found.append(Finding(name, field, f"restricted to enum {list(now.enum)} (expected no new "
-                             "restriction)", True))
+        found.append(
+            Finding(
+                name,
+                field,
+                f"restricted to enum {list(now.enum)} (expected no new restriction)",
+                True,
+            )
+        )
     return found
 
 
-def check_select_schema(key: str, exposed: ExposedTable, schema: list[tuple[str, str]]) -> list[str]:
+def check_select_schema(
+    key: str, exposed: ExposedTable, schema: list[tuple[str, str]]
+) -> list[str]:
     """Problems of a SELECT's output columns (name, type) against exposed table `key`.
 
     The declared columns are the contract: the SELECT returns exactly them, with their types.
@@ -175,14 +212,20 @@ def check_select_schema(key: str, exposed: ExposedTable, schema: list[tuple[str,
     got = {name: get_canonical_type(typ) for name, typ in schema}
     for name, column in exposed.columns.items():
         if name not in got:
-            problems.append(f"exposed table {key}: the job's SELECT has no column {name!r} "
-                            f"(expected the declared {column.type} column)")
+            problems.append(
+                f"exposed table {key}: the job's SELECT has no column {name!r} "
+                f"(expected the declared {column.type} column)"
+            )
         elif got[name] != column.type:
-            problems.append(f"exposed table {key}: column {name!r} is {got[name]} "
-                            f"(expected the declared {column.type})")
+            problems.append(
+                f"exposed table {key}: column {name!r} is {got[name]} "
+                f"(expected the declared {column.type})"
+            )
     for name in got.keys() - exposed.columns.keys():
-        problems.append(f"exposed table {key}: the job's SELECT returns undeclared column "
-                        f"{name!r} (expected only the declared columns: add it to exposes)")
+        problems.append(
+            f"exposed table {key}: the job's SELECT returns undeclared column "
+            f"{name!r} (expected only the declared columns: add it to exposes)"
+        )
     return sorted(problems)
 
 
@@ -199,17 +242,33 @@ def compare_consumed(consumer: Spec, producer: Spec) -> list[Finding]:
         exposed = producer.exposes.get(f"{dataset}.{table}")
         name = f"consumed table {key}"
         if exposed is None:
-            findings.append(Finding(name, None, f"not exposed by domain {domain!r} (expected "
-                                    f"one of: {', '.join(producer.exposes) or 'none'})", True))
+            findings.append(
+                Finding(
+                    name,
+                    None,
+                    f"not exposed by domain {domain!r} (expected "
+                    f"one of: {', '.join(producer.exposes) or 'none'})",
+                    True,
+                )
+            )
             continue
         for column, copy in consumed.columns.items():
             actual = exposed.columns.get(column)
             if actual is None:
                 findings.append(Finding(name, column, "not a column of the producer's table", True))
             elif actual.type != copy.type:
-                findings.append(Finding(name, column, f"is {actual.type} at the producer "
-                                        f"(the copy says {copy.type})", True))
+                findings.append(
+                    Finding(
+                        name,
+                        column,
+                        f"is {actual.type} at the producer (the copy says {copy.type})",
+                        True,
+                    )
+                )
             elif actual.deprecated is not None:
-                findings.append(Finding(name, column, f"deprecated by the producer from "
-                                        f"{actual.deprecated}", False))
+                findings.append(
+                    Finding(
+                        name, column, f"deprecated by the producer from {actual.deprecated}", False
+                    )
+                )
     return findings

@@ -43,13 +43,15 @@ def get_seeded_tables(
 
     seeded = {
         f"{name}.{table_name}": SeededTable(
-            name, table_name, {c: (t, "NULLABLE") for c, t in table.columns.items()},
+            name,
+            table_name,
+            {c: (t, "NULLABLE") for c, t in table.columns.items()},
             str(table.seed),
         )
         for name, source in spec.sources.items()
         for table_name, table in source.tables.items()
         if table.seed is not None
-    }  # fmt: skip
+    }
     if env == "local":
         for key, consumed in spec.consumes.items():
             if consumed.seed is not None:

@@ -9,8 +9,18 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 FieldType = Literal[
-    "STRING", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "DATETIME", "TIME",
-    "TIMESTAMP", "JSON", "BYTES",
+    "STRING",
+    "INT64",
+    "FLOAT64",
+    "NUMERIC",
+    "BIGNUMERIC",
+    "BOOL",
+    "DATE",
+    "DATETIME",
+    "TIME",
+    "TIMESTAMP",
+    "JSON",
+    "BYTES",
 ]
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 

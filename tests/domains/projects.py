@@ -77,7 +77,11 @@ def spec_a(source_dataset: str) -> dict[str, Any]:
                 "description": "sales copied from the till system",
                 "tables": {
                     "sales": {
-                        "columns": {"sale_id": "STRING", "amount": "FLOAT64", "sold_at": "TIMESTAMP"},
+                        "columns": {
+                            "sale_id": "STRING",
+                            "amount": "FLOAT64",
+                            "sold_at": "TIMESTAMP",
+                        },
                         "seed": "seed/sales.jsonl",
                     }
                 },

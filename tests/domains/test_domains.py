@@ -24,7 +24,7 @@ from dayflow.warehouse import make_bigquery_client
 from tests.conftest import Server
 from tests.domains.projects import A_DEV_PROJECT, B_DEV_PROJECT, write_domains
 from tests.infra.argument_check import check_resource
-from tests.infra.pulumi_harness import T, Deployment, run_program
+from tests.infra.pulumi_harness import Deployment, T, run_program
 
 
 @contextmanager
@@ -73,9 +73,7 @@ def test_b_runs_a_partition_on_its_local_copy_of_the_table_a_exposes(
         assert outcome["status"] == "succeeded", outcome
         a_table = f"local.{a.environments['local'].dataset_prefix}mart.daily_totals"
         a_rows = read_rows(bigquery_endpoint, a_table, "sales_date = '2024-01-02'")
-        assert a_rows == [
-            {"sales_date": a_rows[0]["sales_date"], "total": 42.5, "sales": 2}
-        ]
+        assert a_rows == [{"sales_date": a_rows[0]["sales_date"], "total": 42.5, "sales": 2}]
         # The exposed table was created from its contract (as infra does), with its catalog.
         with make_bigquery_client("local", bigquery_endpoint) as client:
             table = client.get_table(a_table)
@@ -90,9 +88,11 @@ def test_b_runs_a_partition_on_its_local_copy_of_the_table_a_exposes(
     # b's sample of a's data product: a's real output, as b's seed file (the columns b copies).
     seed = b_dir / "seed" / "a_daily_totals.jsonl"
     seed.write_text(
-        "".join(json.dumps({"sales_date": str(r["sales_date"]), "total": r["total"]}) + "\n"
-                for r in a_rows)
-    )  # fmt: skip
+        "".join(
+            json.dumps({"sales_date": str(r["sales_date"]), "total": r["total"]}) + "\n"
+            for r in a_rows
+        )
+    )
     with running(b_dir / "dayflow.yaml", bigquery_endpoint) as (b, http):
         copy = f"local.{b.environments['local'].dataset_prefix}a__mart.daily_totals"
         assert len(read_rows(bigquery_endpoint, copy, "TRUE")) == 1
@@ -131,7 +131,9 @@ def test_both_stacks_build_and_b_reads_exactly_the_table_a_exposes(tmp_path: Pat
     a = run_program("dev", project_dir=a_dir)
     b = run_program("dev", project_dir=b_dir)
     for deployment in (a, b):
-        assert [str(v) for v in find_violations((r.type, r.name, r.state) for r in deployment)] == []
+        assert [
+            str(v) for v in find_violations((r.type, r.name, r.state) for r in deployment)
+        ] == []
         problems = [
             (x.name, check_resource(x.resource_class, x.props))
             for x in deployment.arguments

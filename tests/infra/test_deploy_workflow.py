@@ -80,3 +80,14 @@ def test_actions_are_at_their_current_major_version(used: str) -> None:
     assert name in CURRENT, used
     assert re.fullmatch(r"v\d+", version), used
     assert version == CURRENT[name], used
+
+
+def test_pull_requests_refuse_breaking_contract_changes_of_the_example() -> None:
+    job = JOBS["contract"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert job["steps"][0]["with"]["fetch-depth"] == 0  # the base ref must be there to compare
+    command = job["steps"][-1]["run"]
+    assert command.startswith(".venv/bin/dayflow contract check")
+    assert '--against "origin/${{ github.base_ref }}"' in command
+    assert "--spec examples/shop/dayflow.yaml" in command
+    assert "secrets." not in yaml.safe_dump(job)

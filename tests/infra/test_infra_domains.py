@@ -43,8 +43,18 @@ def test_an_exposed_table_carries_its_descriptions_and_owner_label(
     # (https://cloud.google.com/bigquery/docs/labels-intro#requirements).
     assert table.state["labels"]["owner"] == "team-a_acme_example"
     assert json.loads(table.state["schema"]) == [
-        {"name": "sales_date", "type": "DATE", "mode": "REQUIRED", "description": "day of the sales"},
-        {"name": "total", "type": "FLOAT", "mode": "REQUIRED", "description": "sum of amounts, EUR"},
+        {
+            "name": "sales_date",
+            "type": "DATE",
+            "mode": "REQUIRED",
+            "description": "day of the sales",
+        },
+        {
+            "name": "total",
+            "type": "FLOAT",
+            "mode": "REQUIRED",
+            "description": "sum of amounts, EUR",
+        },
         {"name": "sales", "type": "INTEGER", "mode": "NULLABLE", "description": "number of sales"},
     ]
     assert list(EXPOSED_COLUMNS) == ["sales_date", "total", "sales"]
@@ -69,8 +79,10 @@ def test_consumed_tables_are_granted_table_by_table_in_the_producers_project(
     _, b = domains
     (grant,) = b.of_type(T.TABLE_IAM)
     assert (grant.state["project"], grant.state["datasetId"], grant.state["tableId"]) == (
-        A_DEV_PROJECT, "dev_mart", "daily_totals",
-    )  # fmt: skip
+        A_DEV_PROJECT,
+        "dev_mart",
+        "daily_totals",
+    )
     assert grant.state["member"] == b.one(T.ACCOUNT, "sa-job-runner").state["member"]
     # Nothing of b's reaches a's project at dataset or project level.
     assert [r.name for r in b.of_type(T.DATASET_IAM) if r.state["project"] == A_DEV_PROJECT] == []

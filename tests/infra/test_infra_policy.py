@@ -99,9 +99,10 @@ def test_policy_reads_snake_case_inputs_too() -> None:
         "gcp:cloudrunv2/service:Service", "svc", {"invoker_iam_disabled": True, "labels": {}}
     )
     assert [v.rule for v in found] == ["public service"]
-    assert check_resource(
-        "gcp:projects/iAMMember:IAMMember", "ok", {"role": "roles/bigquery.jobUser"}
-    ) == []
+    assert (
+        check_resource("gcp:projects/iAMMember:IAMMember", "ok", {"role": "roles/bigquery.jobUser"})
+        == []
+    )
 
 
 def test_policy_refuses_every_basic_role_including_viewer_on_a_table() -> None:

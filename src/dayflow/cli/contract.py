@@ -27,7 +27,7 @@ app.add_typer(contract_app, name="contract")
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(  # noqa: S603 (fixed git arguments, no shell)
+        return subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
         )
     except FileNotFoundError:

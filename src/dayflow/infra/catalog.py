@@ -21,8 +21,7 @@ from dayflow.spec import (
 )
 from dayflow.spec import get_datasets as spec_datasets
 from dayflow.spec_datasets import get_sql_datasets
-from dayflow.spec_domains import get_consumed_ref
-from dayflow.spec_domains import get_exposed_tables
+from dayflow.spec_domains import get_consumed_ref, get_exposed_tables
 from dayflow.tables import DEAD_LETTER, LEDGER, TableDef, get_ingest_table
 
 Workload = Literal["job_runner", "ingest", "dbt", "dataform"]
