@@ -177,3 +177,20 @@ def test_seeding_dev_without_yes_is_refused_in_one_line(
     err = capsys.readouterr().err.splitlines()
     assert exited.value.code == 2
     assert err == ["error: seeding dev replaces its source tables (expected --yes to confirm)"]
+
+
+def test_consumed_tables_are_seeded_locally_only(tmp_path: Path) -> None:
+    from dayflow.errors import UserError
+    from dayflow.seed import get_seeded_tables
+    from dayflow.spec import load_spec
+    from tests.domains.projects import write_domains
+
+    _, b_dir = write_domains(tmp_path)
+    b = load_spec(b_dir / "dayflow.yaml")
+    local = get_seeded_tables(b, ["a.mart.daily_totals"])["a.mart.daily_totals"]
+    prefix = b.environments["local"].dataset_prefix
+    assert (local.dataset, local.table) == (f"{prefix}a__mart", "daily_totals")
+    assert local.columns == {"sales_date": ("DATE", "REQUIRED"), "total": ("FLOAT64", "REQUIRED")}
+    # In dev the table is the producer's: never loaded by the consumer.
+    with pytest.raises(UserError, match=r"^--table 'a.mart.daily_totals' is not a table with a "):
+        get_seeded_tables(b, ["a.mart.daily_totals"], "dev")

@@ -142,3 +142,22 @@ def test_owner_labels_keep_only_the_characters_bigquery_allows() -> None:
     # https://cloud.google.com/bigquery/docs/labels-intro#requirements
     assert get_owner_label("Sales.Team@ACME.example") == "sales_team_acme_example"
     assert len(get_owner_label("x" * 80 + "@acme.example")) == 63
+
+
+def test_a_transform_reading_an_undeclared_consumed_table_is_refused(
+    specs: tuple[Path, Path],
+) -> None:
+    def change(raw: dict[str, Any]) -> None:
+        raw["pipelines"]["finance_daily"]["jobs"]["forecast"] = {
+            "kind": "dbt",
+            "project_dir": "transform/dbt",
+            "reads": ["a.mart.weekly_totals"],
+        }
+
+    path = edit(specs[1], change)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert err.value.lines == [
+        f"{path}: pipelines.finance_daily.jobs.forecast.reads: unknown consumed table "
+        "'a.mart.weekly_totals' (expected one of consumes: a.mart.daily_totals)"
+    ]

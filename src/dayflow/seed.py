@@ -66,8 +66,9 @@ def get_seeded_tables(
     for wanted in only:
         if wanted not in seeded:
             raise UserError(
-                f"--table {wanted!r} is not a source table with a seed file "
-                f"(expected one of: {', '.join(seeded) or 'none declared'})"
+                f"--table {wanted!r} is not a table with a seed file in env {env!r} "
+                f"(expected one of: {', '.join(seeded) or 'none declared'}; consumed tables "
+                "are seeded locally only)"
             )
     return {name: seeded[name] for name in dict.fromkeys(only)}
 

@@ -35,6 +35,8 @@ EnvironmentName = Literal["local", "dev", "prod"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 # BigQuery dataset, table and column names; validated here so they can be quoted into SQL safely.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")]
+# What a dbt or Dataform job reads: a logical dataset, or a consumed table (spec_domains).
+ReadName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,299}$|^[a-z][a-z0-9_.]+$")]
 # Pub/Sub topic ids need at least 3 characters.
 TopicName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{2,99}$")]
 
@@ -167,8 +169,9 @@ class DbtJob(_Job):
     # account write access on exactly these, and creates them.
     writes: list[Identifier] = Field(default_factory=list)
     # Datasets the project's models read besides those they write: the spec's logical datasets
-    # or declared `sources`. Infra grants the dbt account read access on exactly these.
-    reads: list[Identifier] = Field(default_factory=list)
+    # or declared `sources`, or consumed tables (`domain.dataset.table`, per table). Infra
+    # grants the dbt account read access on exactly these.
+    reads: list[ReadName] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes: `writes`, else the profile's `dataset`."""
@@ -196,8 +199,9 @@ class DataformJob(_Job):
     # `bigquery.datasets.get` on (dataEditor has it), so with these declared it issues none
     # (https://cloud.google.com/bigquery/docs/listing-datasets).
     writes: list[Identifier] = Field(default_factory=list)
-    # Datasets the project reads besides those it writes (spec datasets or declared `sources`).
-    reads: list[Identifier] = Field(default_factory=list)
+    # Datasets the project reads besides those it writes (spec datasets or declared `sources`),
+    # or consumed tables (`domain.dataset.table`).
+    reads: list[ReadName] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes, as declared in `writes`."""

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi_harness import Deployment, T, run_program
 
 from tests.domains.projects import A_DEV_PROJECT, EXPOSED_COLUMNS, write_domains
@@ -91,3 +92,28 @@ def test_consumed_tables_are_granted_table_by_table_in_the_producers_project(
 def test_an_unconsumed_producer_needs_no_table_grants(tmp_path: Path) -> None:
     a, _ = write_domains(tmp_path)
     assert run_program("dev", project_dir=a).of_type(T.TABLE_IAM) == []
+
+
+def test_a_dbt_job_reading_a_consumed_table_gets_read_on_that_table_only(tmp_path: Path) -> None:
+    _, b = write_domains(tmp_path)
+    path = b / "dayflow.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["consumes"]["a.mart.weekly_totals"] = raw["consumes"]["a.mart.daily_totals"]
+    raw["pipelines"]["finance_daily"]["jobs"]["forecast"] = {
+        "kind": "dbt",
+        "project_dir": "transform/dbt",
+        "writes": ["forecast"],
+        "reads": ["a.mart.daily_totals"],
+    }
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    deployment = run_program("dev", project_dir=b)
+    grants = sorted(
+        (r.state["tableId"], r.state["member"].split("@")[0])
+        for r in deployment.of_type(T.TABLE_IAM)
+    )
+    # The job-runner's SQL may name any consumed table; dbt reads the one its job lists.
+    assert grants == [
+        ("daily_totals", "serviceAccount:dayflow-dbt"),
+        ("daily_totals", "serviceAccount:dayflow-job-runner"),
+        ("weekly_totals", "serviceAccount:dayflow-job-runner"),
+    ]

@@ -122,14 +122,18 @@ def get_source_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
     return reads
 
 
-def _get_reads(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> list[str]:
-    """Every dataset the jobs of `kind` declare in `reads`."""
+def _get_reads(
+    spec: Spec, kind: type[DbtJob] | type[DataformJob], consumed: bool = False
+) -> list[str]:
+    """Every dataset the jobs of `kind` declare in `reads` (or, with `consumed`, every consumed
+    table: `domain.dataset.table`)."""
     return [
         d
         for p in spec.pipelines.values()
         for j in p.jobs.values()
         if isinstance(j, DbtJob | DataformJob) and isinstance(j, kind)
         for d in j.reads
+        if ("." in d) == consumed
     ]
 
 
@@ -177,7 +181,14 @@ def get_consumed_tables(spec: Spec, env: str) -> dict[str, tuple[str, str, str]]
     return {key: get_consumed_ref(spec, key, env) for key in spec.consumes}
 
 
-def get_consumer_workloads(spec: Spec) -> tuple[Workload, ...]:
-    """Workloads that read consumed tables: the job-runner, whose SQL jobs name them
-    (`{{ consumes:... }}`). None if nothing is consumed."""
-    return ("job_runner",) if spec.consumes else ()
+def get_consumed_reads(spec: Spec) -> dict[Workload, tuple[str, ...]]:
+    """The consumed tables each workload reads: the job-runner every one (its SQL jobs name
+    them as `{{ consumes:... }}`); dbt and Dataform those their jobs list in `reads`."""
+    reads: dict[Workload, tuple[str, ...]] = {}
+    if spec.consumes:
+        reads["job_runner"] = tuple(spec.consumes)
+    for workload, kind in (("dbt", DbtJob), ("dataform", DataformJob)):
+        named = _get_reads(spec, kind, consumed=True)
+        if named:
+            reads[workload] = tuple(dict.fromkeys(named))  # type: ignore[index]
+    return reads

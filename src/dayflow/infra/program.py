@@ -170,8 +170,8 @@ def run(project_dir: Path) -> None:
                     for key, ref in catalog.get_consumed_tables(spec, cfg.environment).items()
                 ),
                 readers=tuple(
-                    TableReader(account, identities.get(account).member)
-                    for workload in catalog.get_consumer_workloads(spec)
+                    TableReader(account, identities.get(account).member, tables)
+                    for workload, tables in catalog.get_consumed_reads(spec).items()
                     for account in [sa.WORKLOADS[workload]]
                 ),
             ),

@@ -24,10 +24,12 @@ class ConsumedTable:
 
 @dataclass(frozen=True)
 class TableReader:
-    """A workload of this domain that reads consumed tables, by its `serviceAccount:` member."""
+    """A workload of this domain, by its `serviceAccount:` member, and the consumed tables
+    (keys) it reads."""
 
     workload: str
     member: pulumi.Input[str]
+    tables: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class ConsumedTablesArgs:
 
 
 class ConsumedTables(pulumi.ComponentResource):
-    """Grants this domain's readers `roles/bigquery.dataViewer` on exactly each consumed table.
+    """Grants each reader `roles/bigquery.dataViewer` on exactly the consumed tables it reads.
 
     Creates:
     - `bigquery.IAMMember` per (consumed table, reader): a table-level grant in the producer's
@@ -57,7 +59,7 @@ class ConsumedTables(pulumi.ComponentResource):
         child = get_child_options(self, opts)
         self.grants: dict[tuple[str, str], bigquery.IamMember] = {}
         for table in args.tables:
-            for reader in args.readers:
+            for reader in (r for r in args.readers if table.key in r.tables):
                 self.grants[(table.key, reader.workload)] = bigquery.IamMember(
                     f"consumes-{table.key.replace('.', '-')}-{reader.workload}",
                     project=table.project,
