@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dayflow.errors import UserError, WarehouseError
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from google.cloud import bigquery
 
     from dayflow.spec import Spec
+    from dayflow.spec_sources import SourceTable
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,6 @@ def seed_sources(
     missing one is an error. `only` narrows to tables named `source.table`.
     """
     from google.api_core.exceptions import BadRequest, NotFound
-    from google.cloud import bigquery
 
     project = spec.get_environment(env).gcp_project
     counts: dict[str, int] = {}
@@ -135,3 +137,97 @@ def seed_sources(
             )
         counts[name] = rows
     return counts
+
+
+def get_source_table(spec: Spec, name: str) -> SourceTable:
+    """The declared source table `source.table`; a UserError naming the declared ones if none."""
+    dataset, _, table_name = name.partition(".")
+    source = spec.sources.get(dataset)
+    if source is None or table_name not in source.tables:
+        declared = [f"{d}.{t}" for d, s in spec.sources.items() for t in s.tables]
+        raise UserError(
+            f"{name!r} is not a declared source table "
+            f"(expected one of: {', '.join(declared) or 'none declared'})"
+        )
+    return source.tables[table_name]
+
+
+def load_source_rows(
+    spec: Spec,
+    env: str,
+    client: bigquery.Client,
+    name: str,
+    rows: list[dict[str, Any]],
+    *,
+    append: bool = False,
+) -> int:
+    """Load `rows` into the declared source table `name` (`source.table`), replacing its rows
+    (or appending to them); return the table's row count after the load.
+
+    Each row's keys must be declared columns (a missing column loads as NULL); values are
+    JSON values, or dates, datetimes and Decimals (sent as their ISO/decimal text). Locally the
+    source dataset is created.
+    """
+    from google.api_core.exceptions import BadRequest
+
+    table = get_source_table(spec, name)
+    for number, row in enumerate(rows, 1):
+        unknown = [column for column in row if column not in table.columns]
+        if unknown:
+            raise UserError(
+                f"row {number} for {name}: unknown column(s) {', '.join(map(repr, unknown))} "
+                f"(expected columns of {name}: {', '.join(table.columns)})"
+            )
+    project = spec.get_environment(env).gcp_project
+    if env == "local":
+        client.create_dataset(f"{project}.{name.partition('.')[0]}", exists_ok=True)
+    table_id = f"{project}.{name}"
+    config = _load_config(table, "WRITE_APPEND" if append else "WRITE_TRUNCATE")
+    config.source_format = "NEWLINE_DELIMITED_JSON"
+    before = 0
+    if append:
+        before = _count_rows(client, table_id)
+    try:
+        client.load_table_from_json(
+            [{k: _to_json(v) for k, v in row.items()} for row in rows], table_id, job_config=config
+        ).result()
+    except BadRequest as err:
+        raise UserError(
+            f"cannot load rows into {table_id}: {err.message} "
+            "(expected rows matching the declared columns)"
+        ) from None
+    after, expected = _count_rows(client, table_id), before + len(rows)
+    if after != expected:
+        raise WarehouseError(
+            f"{table_id} has {after} rows after loading {len(rows)} (expected {expected})",
+            transient=False,
+        )
+    return after
+
+
+def _load_config(table: SourceTable, write_disposition: str) -> bigquery.LoadJobConfig:
+    from google.cloud import bigquery
+
+    return bigquery.LoadJobConfig(
+        schema=[bigquery.SchemaField(c, t) for c, t in table.columns.items()],
+        write_disposition=write_disposition,
+    )
+
+
+def _count_rows(client: bigquery.Client, table_id: str) -> int:
+    from google.api_core.exceptions import NotFound
+
+    try:
+        return client.get_table(table_id).num_rows or 0
+    except NotFound:
+        return 0
+
+
+def _to_json(value: Any) -> Any:
+    """A row value as a load job's JSON takes it: dates and times as ISO text, Decimals as text
+    (exact for NUMERIC)."""
+    if isinstance(value, date | datetime | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

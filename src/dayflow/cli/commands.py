@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 # Each module does `@app.command()` at import. Optional ones may not exist yet in a build.
-MODULES = ("pipelines", "local", "publish", "backfill", "seed", "contract")
+MODULES = ("pipelines", "local", "publish", "backfill", "seed", "init", "contract")
 
 
 def register_all() -> None:

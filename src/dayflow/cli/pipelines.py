@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +18,7 @@ from dayflow.cli.context import (
     get_spec,
 )
 from dayflow.errors import DayflowError
+from dayflow.partition_runs import get_first_failure, run_partition
 
 STATUS_STYLE = {
     "succeeded": "[green]✔ succeeded[/]",
@@ -50,36 +50,26 @@ def run(
     impersonate: ImpersonateOption = None,
 ) -> None:
     """Run the jobs of one partition in dependency order through the job-runner."""
-    client = get_job_runner(env, impersonate)
-    if job is not None:
-        waves = [[job]]
-    else:
-        plan = client.get_plan(pipeline, partition, partition)
-        waves = plan["partitions"][0]["waves"]
+    records = run_partition(get_job_runner(env, impersonate), pipeline, partition, job)
     table = Table("job", "status", "rows written", "seconds", "BigQuery job")
-    failed: str | None = None
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        for wave in waves:
-            futures = {name: pool.submit(client.run, pipeline, name, partition) for name in wave}
-            for name, future in futures.items():
-                try:
-                    outcome: dict[str, Any] = future.result()
-                except DayflowError as err:
-                    table.add_row(name, STATUS_STYLE["failed"], "", "", str(err))
-                    failed = failed or f"job {name!r} failed for partition {partition}: {err}"
-                    continue
-                table.add_row(
-                    name,
-                    STATUS_STYLE["succeeded"],
-                    str(outcome["rows_written"]),
-                    f"{outcome['duration_seconds']:.2f}",
-                    outcome["bigquery_job_id"] or "",
-                )
-            if failed:
-                break
+    for record in records:
+        if record["status"] == "failed":
+            table.add_row(record["job"], STATUS_STYLE["failed"], "", "", record["error"])
+            continue
+        table.add_row(
+            record["job"],
+            STATUS_STYLE["succeeded"],
+            str(record["rows_written"]),
+            f"{record['duration_seconds']:.2f}",
+            record["bigquery_job_id"] or "",
+        )
     console.print(table)
+    failed = get_first_failure(records)
     if failed:
-        raise DayflowError(f"{failed} (downstream jobs were not run)")
+        raise DayflowError(
+            f"job {failed['job']!r} failed for partition {partition}: {failed['error']} "
+            "(downstream jobs were not run)"
+        )
 
 
 @app.command()

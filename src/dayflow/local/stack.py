@@ -19,6 +19,7 @@ from typing import Any
 
 from dayflow.errors import DayflowError
 from dayflow.ledger import ensure_table
+from dayflow.local.duckdb_extensions import install_extensions
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
 from dayflow.package_files import get_workflows_dir
@@ -43,6 +44,7 @@ def _port(preferred: int) -> int:
 def start_bigquery(state_dir: Path, port: int | None = None) -> str:
     """Start the BigQuery emulator (data under `<state_dir>/bigquery`); return its URL.
     Stop it with `stop_process("bigquery", state_dir)`."""
+    install_extensions()
     port, grpc_port = port or _port(9050), get_free_port()
     data_dir = state_dir / "bigquery"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,9 +59,14 @@ def start_bigquery(state_dir: Path, port: int | None = None) -> str:
 
 
 def start_job_runner(
-    spec_path: Path, state_dir: Path, bigquery_endpoint: str, workflows_grpc: str, location: str
+    spec_path: Path,
+    state_dir: Path,
+    bigquery_endpoint: str,
+    workflows_grpc: str,
+    location: str,
+    port: int | None = None,
 ) -> str:
-    port = _port(8080)
+    port = port or _port(8080)
     proc = start_process(
         "job_runner",
         [sys.executable, "-m", "uvicorn", "job_runner.main:app", "--host", "127.0.0.1",
@@ -77,9 +84,11 @@ def start_job_runner(
     return proc.url
 
 
-def start_workflows(state_dir: Path, job_runner_url: str, grpc_port: int, location: str) -> str:
+def start_workflows(
+    state_dir: Path, job_runner_url: str, grpc_port: int, location: str, port: int | None = None
+) -> str:
     """Start the Workflows engine on workflows/*.workflows.yaml; return its REST URL."""
-    port = _port(8090)
+    port = port or _port(8090)
     proc = start_process(
         "workflows",
         [sys.executable, "-m", "dayflow.workflows_engine.server", "--host", "127.0.0.1",
@@ -105,19 +114,28 @@ def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
             ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(table.dataset), table)
 
 
-def up(spec: Spec, spec_path: Path, state_dir: Path) -> dict[str, Any]:
-    """Start the local stack (stopping a previous one first); return its URLs."""
+def up(spec: Spec, spec_path: Path, state_dir: Path, *, free_ports: bool = False) -> dict[str, Any]:
+    """Start the local stack (stopping a previous one first); return its URLs.
+
+    Each service takes its usual port (BigQuery 9050, job-runner 8080, Workflows 8090) when that
+    is free, else a free one; with `free_ports`, always a free one (several stacks at once, as
+    test sessions start them: two sessions probing the same usual port could both pick it).
+    """
     down(state_dir)
+
+    def port() -> int | None:
+        return get_free_port() if free_ports else None
+
     location = spec.get_environment("local").region
     workflows_grpc = f"127.0.0.1:{get_free_port()}"
     try:
-        bigquery_endpoint = start_bigquery(state_dir)
+        bigquery_endpoint = start_bigquery(state_dir, port())
         create_warehouse(spec, bigquery_endpoint)
         job_runner_url = start_job_runner(
-            spec_path, state_dir, bigquery_endpoint, workflows_grpc, location
+            spec_path, state_dir, bigquery_endpoint, workflows_grpc, location, port()
         )
         workflows_url = start_workflows(
-            state_dir, job_runner_url, int(workflows_grpc.rsplit(":", 1)[1]), location
+            state_dir, job_runner_url, int(workflows_grpc.rsplit(":", 1)[1]), location, port()
         )
         ingest = start_ingest(spec, state_dir, bigquery_endpoint) if spec.topics else None
     except Exception:

@@ -1,0 +1,136 @@
+"""The slow packaging test: the built wheel alone runs a scaffolded project.
+
+Builds the wheel, checks it holds the package data that `dayflow local up` and `dayflow.infra`
+read, installs it into a fresh virtualenv (the lock's dependencies, then the wheel with
+--no-deps; tests/wheel_venv.py says how and why), and in an empty directory outside the
+repository, with no PYTHONPATH and a fresh HOME, runs `dayflow init`, the CLI's local round trip
+and the scaffolded project's own `pytest`. Nothing may find a file through this repository.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.wheel_venv import ROOT, build_wheel, create_venv, find_uv, get_user_env, run
+
+pytestmark = [
+    pytest.mark.packaging,
+    # A guard against a hung subprocess, not a deadline: each step below waits for its process.
+    pytest.mark.timeout(1800),
+]
+
+# Package data that the installed toolkit reads at run time (through dayflow.package_files).
+EXPECTED_IN_WHEEL = (
+    "dayflow/workflows/run_partition.workflows.yaml",
+    "dayflow/workflows/backfill.workflows.yaml",
+    "dayflow/functions/ingest_events/main.py",
+    "dayflow/functions/ingest_events/requirements.txt",
+    "dayflow/functions/ingest_events/ingestfn/__init__.py",
+    "dayflow/infra/program.py",
+    "dayflow/scaffold/template/dayflow.yaml.tmpl",
+    "dayflow/scaffold/template/transform/seed/events.jsonl",
+    "dayflow/scaffold/template/dot-github/workflows/ci.yml",
+    "dayflow/scaffold/template/tests/test_pipeline.py.tmpl",
+    "job_runner/main.py",
+)
+PIPELINE = "proj_daily"
+DAY = "2024-01-02"
+
+
+@pytest.fixture(scope="module")
+def uv() -> str:
+    found = find_uv()
+    if found is None:
+        pytest.skip("uv not found beside the interpreter or on PATH (`make venv` installs it)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Path:
+    return build_wheel(uv, tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory, uv: str, wheel: Path) -> Path:
+    return create_venv(uv, tmp_path_factory.mktemp("venv") / ".venv", wheel)
+
+
+@pytest.fixture
+def outside_env(tmp_path: Path, venv: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    return get_user_env(venv, home)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    assert not path.resolve().is_relative_to(ROOT.resolve())
+    return path
+
+
+def test_wheel_holds_the_package_data(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [name for name in EXPECTED_IN_WHEEL if name not in names]
+    assert not missing, f"{wheel.name} lacks {missing}"
+    assert not [n for n in names if "/__pycache__/" in n or n.startswith("examples/")]
+
+
+def test_installed_toolkit_imports_from_the_venv_only(
+    venv: Path, outside_env: dict[str, str], workdir: Path
+) -> None:
+    script = "import dayflow, job_runner, dayflow.infra.program; print(dayflow.__file__, job_runner.__file__)"
+    out = run([str(venv / "bin" / "python"), "-c", script], cwd=workdir, env=outside_env)
+    for path in out.split():
+        assert Path(path).resolve().is_relative_to(venv.resolve()), path
+
+
+@pytest.mark.emulator
+def test_scaffolded_project_goes_green_from_the_installed_wheel(
+    venv: Path, outside_env: dict[str, str], workdir: Path
+) -> None:
+    def dayflow(*args: str) -> str:
+        return run(["dayflow", *args], cwd=project, env=outside_env)
+
+    run(["dayflow", "init", "proj"], cwd=workdir, env=outside_env)
+    project = workdir / "proj"
+    assert "ok: 1 pipeline(s), 1 job(s)" in dayflow("validate")
+    try:
+        dayflow("local", "up")
+        assert "seeded raw.events: 21 rows" in dayflow("seed")
+        dayflow("run", PIPELINE, "--partition", DAY)
+        first = json.loads(dayflow("checksum", PIPELINE, "--start", DAY, "--end", DAY, "--json"))
+        dayflow("run", PIPELINE, "--partition", DAY)  # a rerun replaces the partition
+        second = json.loads(dayflow("checksum", PIPELINE, "--start", DAY, "--end", DAY, "--json"))
+    finally:
+        run(["dayflow", "local", "down"], cwd=project, env=outside_env)
+    (table,) = first["partitions"][0]["tables"]
+    assert table["table"] == "mart.daily_events"
+    assert table["rows"] == 2  # 2024-01-02 holds views and purchases (transform/seed/events.jsonl)
+    assert second == first
+
+    # The project's own tests, with dayflow's pytest plugin, as its CI runs them.
+    result = subprocess.run(
+        ["pytest", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=outside_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " 2 passed" in result.stdout
+
+
+@pytest.fixture(autouse=True)
+def _no_stack_left(workdir: Path) -> Iterator[None]:
+    yield
+    leftovers = list(workdir.glob("*/.dayflow/*.json"))
+    assert not leftovers, f"local stack processes left running: {leftovers}"
