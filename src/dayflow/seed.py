@@ -97,6 +97,7 @@ def seed_sources(
     missing one is an error. `only` narrows to tables named `source.table`.
     """
     from google.api_core.exceptions import BadRequest, NotFound
+    from google.cloud import bigquery
 
     project = spec.get_environment(env).gcp_project
     counts: dict[str, int] = {}
