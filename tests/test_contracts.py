@@ -105,28 +105,31 @@ def test_removed_topics_and_enum_values_are_breaking_added_ones_are_not(
 def test_exposed_table_columns_are_compared_with_bigquery_type_aliases_equal(
     tmp_path: Path,
 ) -> None:
-    a, _ = write_domains(tmp_path)
-    old = yaml.safe_load((a / "dayflow.yaml").read_text())
+    sales, _ = write_domains(tmp_path)
+    old = yaml.safe_load((sales / "dayflow.yaml").read_text())
     new = copy.deepcopy(old)
-    columns = new["exposes"]["mart.daily_totals"]["columns"]
-    columns["sales"]["type"] = "INTEGER"  # an alias of INT64: the same type
-    del columns["total"]
+    columns = new["exposes"]["mart.daily_events"]["columns"]
+    columns["events"]["type"] = "INTEGER"  # an alias of INT64: the same type
+    del columns["customers"]
     assert changes(old, new) == [
-        "breaking: table mart.daily_totals field 'total': removed without a deprecation "
+        "breaking: table mart.daily_events field 'customers': removed without a deprecation "
         "(expected `deprecated: YYYY-MM-DD` first, and removal on or after that date)"
     ]
 
 
 def test_a_consumed_copy_is_checked_against_its_producer(tmp_path: Path) -> None:
-    a_dir, b_dir = write_domains(tmp_path)
-    a, b = load_spec(a_dir / "dayflow.yaml"), load_spec(b_dir / "dayflow.yaml")
-    assert compare_consumed(b, a) == []
-    raw = yaml.safe_load((a_dir / "dayflow.yaml").read_text())
-    raw["exposes"]["mart.daily_totals"]["columns"]["total"]["type"] = "NUMERIC"
-    (a_dir / "dayflow.yaml").write_text(yaml.safe_dump(raw))
-    assert [str(f) for f in compare_consumed(b, load_spec(a_dir / "dayflow.yaml"))] == [
-        "breaking: consumed table a.mart.daily_totals field 'total': is NUMERIC at the "
-        "producer (the copy says FLOAT64)"
+    sales_dir, finance_dir = write_domains(tmp_path)
+    sales, finance = load_spec(sales_dir / "dayflow.yaml"), load_spec(finance_dir / "dayflow.yaml")
+    assert compare_consumed(finance, sales) == []
+    raw = yaml.safe_load((sales_dir / "dayflow.yaml").read_text())
+    raw["exposes"]["mart.daily_events"]["columns"]["amount"]["type"] = "NUMERIC"
+    raw["exposes"]["mart.daily_events"]["columns"]["event_type"]["deprecated"] = "2027-01-01"
+    (sales_dir / "dayflow.yaml").write_text(yaml.safe_dump(raw))
+    assert [str(f) for f in compare_consumed(finance, load_spec(sales_dir / "dayflow.yaml"))] == [
+        "ok: consumed table sales.mart.daily_events field 'event_type': deprecated by the "
+        "producer from 2027-01-01",
+        "breaking: consumed table sales.mart.daily_events field 'amount': is NUMERIC at the "
+        "producer (the copy says FLOAT64)",
     ]
 
 
@@ -162,12 +165,12 @@ def contract_check(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """A git repository with domain `a` under domain/, committed once."""
-    a, _ = write_domains(tmp_path / "work")
+    """A git repository with the sales domain under domain/, committed once."""
+    sales, _ = write_domains(tmp_path / "work")
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    (a).rename(repo / "domain")
+    sales.rename(repo / "domain")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "a")
     return repo
@@ -176,15 +179,15 @@ def repo(tmp_path: Path) -> Path:
 def edit_columns(repo: Path, change: Any) -> None:
     path = repo / "domain" / "dayflow.yaml"
     raw = yaml.safe_load(path.read_text())
-    change(raw["exposes"]["mart.daily_totals"]["columns"])
+    change(raw["exposes"]["mart.daily_events"]["columns"])
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 def test_contract_check_fails_on_a_removed_field_naming_it(repo: Path) -> None:
-    edit_columns(repo, lambda columns: columns.pop("sales"))
+    edit_columns(repo, lambda columns: columns.pop("customers"))
     result = contract_check(repo, "--against", "main")
     assert result.returncode == 1, result.stderr
-    assert "breaking: table mart.daily_totals field 'sales': removed without a deprecation" in (
+    assert "breaking: table mart.daily_events field 'customers': removed without a deprecation" in (
         result.stdout
     )
     assert "1 breaking, 0 accepted change(s)" in result.stdout
@@ -194,7 +197,7 @@ def test_contract_check_passes_an_added_optional_field(repo: Path) -> None:
     edit_columns(repo, lambda columns: columns.update(refunds={"type": "FLOAT64"}))
     result = contract_check(repo, "--against", "main")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: table mart.daily_totals field 'refunds': added (optional)" in result.stdout
+    assert "ok: table mart.daily_events field 'refunds': added (optional)" in result.stdout
 
 
 def test_contract_check_treats_a_spec_missing_at_the_ref_as_all_new(repo: Path) -> None:
@@ -205,7 +208,7 @@ def test_contract_check_treats_a_spec_missing_at_the_ref_as_all_new(repo: Path) 
     result = contract_check(repo, "--against", "HEAD~1", "--spec", str(env_spec))
     assert result.returncode == 0, result.stderr
     assert "does not exist at HEAD~1: every contract is new" in result.stdout
-    assert "ok: table mart.daily_totals: added" in result.stdout
+    assert "ok: table mart.daily_events: added" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -225,7 +228,23 @@ def test_contract_check_user_errors_exit_2_with_one_line(
 
 
 def test_contract_check_outside_git_is_a_user_error(tmp_path: Path) -> None:
-    a, _ = write_domains(tmp_path)
-    result = contract_check(tmp_path, "--against", "main", "--spec", str(a / "dayflow.yaml"))
+    sales, _ = write_domains(tmp_path)
+    result = contract_check(tmp_path, "--against", "main", "--spec", str(sales / "dayflow.yaml"))
     assert result.returncode == 2
     assert "is not in a git repository" in result.stderr
+
+
+def test_contract_check_compares_the_consumed_copy_with_the_producers_spec(tmp_path: Path) -> None:
+    sales, finance = write_domains(tmp_path)
+    args = ("--producer", str(sales / "dayflow.yaml"), "--spec", str(finance / "dayflow.yaml"))
+    result = contract_check(tmp_path, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    raw = yaml.safe_load((sales / "dayflow.yaml").read_text())
+    del raw["exposes"]["mart.daily_events"]["columns"]["amount"]
+    (sales / "dayflow.yaml").write_text(yaml.safe_dump(raw))
+    result = contract_check(tmp_path, *args)
+    assert result.returncode == 1
+    assert (
+        "breaking: consumed table sales.mart.daily_events field 'amount': not a column of the "
+        "producer's table"
+    ) in result.stdout

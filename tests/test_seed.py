@@ -183,14 +183,18 @@ def test_consumed_tables_are_seeded_locally_only(tmp_path: Path) -> None:
     from dayflow.errors import UserError
     from dayflow.seed import get_seeded_tables
     from dayflow.spec import load_spec
-    from tests.domains.projects import write_domains
+    from tests.domains.projects import CONSUMED, write_domains
 
-    _, b_dir = write_domains(tmp_path)
-    b = load_spec(b_dir / "dayflow.yaml")
-    local = get_seeded_tables(b, ["a.mart.daily_totals"])["a.mart.daily_totals"]
-    prefix = b.environments["local"].dataset_prefix
-    assert (local.dataset, local.table) == (f"{prefix}a__mart", "daily_totals")
-    assert local.columns == {"sales_date": ("DATE", "REQUIRED"), "total": ("FLOAT64", "REQUIRED")}
+    _, finance_dir = write_domains(tmp_path)
+    finance = load_spec(finance_dir / "dayflow.yaml")
+    local = get_seeded_tables(finance, [CONSUMED])[CONSUMED]
+    prefix = finance.environments["local"].dataset_prefix
+    assert (local.dataset, local.table) == (f"{prefix}sales__mart", "daily_events")
+    assert local.columns == {
+        "event_date": ("DATE", "REQUIRED"),
+        "event_type": ("STRING", "REQUIRED"),
+        "amount": ("FLOAT64", "NULLABLE"),
+    }
     # In dev the table is the producer's: never loaded by the consumer.
-    with pytest.raises(UserError, match=r"^--table 'a.mart.daily_totals' is not a table with a "):
-        get_seeded_tables(b, ["a.mart.daily_totals"], "dev")
+    with pytest.raises(UserError, match=r"^--table 'sales.mart.daily_events' is not a table with"):
+        get_seeded_tables(finance, [CONSUMED], "dev")

@@ -12,7 +12,7 @@ import yaml
 from dayflow.errors import SpecError
 from dayflow.spec import load_spec
 from dayflow.spec_domains import get_consumed_ref, get_owner_label
-from tests.domains.projects import A_DEV_PROJECT, write_domains
+from tests.domains.projects import CONSUMED, EXPOSED, PRODUCER_DEV, write_domains
 
 
 def edit(path: Path, change: Any) -> Path:
@@ -24,110 +24,108 @@ def edit(path: Path, change: Any) -> Path:
 
 @pytest.fixture
 def specs(tmp_path: Path) -> tuple[Path, Path]:
-    a, b = write_domains(tmp_path)
-    return a / "dayflow.yaml", b / "dayflow.yaml"
+    sales, finance = write_domains(tmp_path)
+    return sales / "dayflow.yaml", finance / "dayflow.yaml"
 
 
 def test_both_domain_specs_load(specs: tuple[Path, Path]) -> None:
-    a, b = (load_spec(p) for p in specs)
-    assert a.team_group == "team-a@acme.example"
-    assert list(a.exposes) == ["mart.daily_totals"]
-    assert a.exposes["mart.daily_totals"].columns["sales"].type == "INT64"
-    assert get_consumed_ref(b, "a.mart.daily_totals", "dev") == (
-        A_DEV_PROJECT,
-        "dev_mart",
-        "daily_totals",
-    )
-    local = b.environments["local"].dataset_prefix
-    assert get_consumed_ref(b, "a.mart.daily_totals", "local") == (
+    sales, finance = (load_spec(p) for p in specs)
+    assert sales.team_group == "sales-team@acme.example"
+    assert list(sales.exposes) == [EXPOSED]
+    assert sales.exposes[EXPOSED].columns["events"].type == "INT64"
+    assert get_consumed_ref(finance, CONSUMED, "dev") == (PRODUCER_DEV, "dev_mart", "daily_events")
+    assert get_consumed_ref(finance, CONSUMED, "prod") == ("sales-prod", "mart", "daily_events")
+    local = finance.environments["local"].dataset_prefix
+    assert get_consumed_ref(finance, CONSUMED, "local") == (
         "local",
-        f"{local}a__mart",
-        "daily_totals",
+        f"{local}sales__mart",
+        "daily_events",
     )
 
 
 def test_exposing_a_table_no_job_writes_is_refused(specs: tuple[Path, Path]) -> None:
-    path = edit(
-        specs[0], lambda r: r["exposes"].update({"mart.weekly": r["exposes"]["mart.daily_totals"]})
-    )
+    path = edit(specs[0], lambda r: r["exposes"].update({"mart.weekly": r["exposes"][EXPOSED]}))
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert err.value.lines == [
         f"{path}: exposes.mart.weekly: no bigquery_sql job writes mart.weekly "
-        "(expected the destination of a bigquery_sql job: mart.daily_totals)"
+        "(expected the destination of a bigquery_sql job: mart.daily_events)"
     ]
 
 
 def test_an_exposed_table_declares_its_partition_column(specs: tuple[Path, Path]) -> None:
-    path = edit(specs[0], lambda r: r["exposes"]["mart.daily_totals"]["columns"].pop("sales_date"))
-    with pytest.raises(
-        SpecError,
-        match=re.escape(
-            "exposes.mart.daily_totals.columns: partitioning or clustering column 'sales_date' is "
-            "not declared"
-        ),
-    ):
+    path = edit(specs[0], lambda r: r["exposes"][EXPOSED]["columns"].pop("event_date"))
+    message = (
+        "exposes.mart.daily_events.columns: partitioning or clustering column 'event_date' is "
+        "not declared"
+    )
+    with pytest.raises(SpecError, match=re.escape(message)):
         load_spec(path)
 
 
 def test_an_unknown_column_type_is_refused(specs: tuple[Path, Path]) -> None:
-    path = edit(
-        specs[0],
-        lambda r: r["exposes"]["mart.daily_totals"]["columns"]["total"].update(type="MONEY"),
-    )
-    with pytest.raises(
-        SpecError,
-        match=re.escape(
-            "exposes.mart.daily_totals.columns.total.type: unknown BigQuery type 'MONEY'"
-        ),
-    ):
+    path = edit(specs[0], lambda r: r["exposes"][EXPOSED]["columns"]["amount"].update(type="MONEY"))
+    message = "exposes.mart.daily_events.columns.amount.type: unknown BigQuery type 'MONEY'"
+    with pytest.raises(SpecError, match=re.escape(message)):
         load_spec(path)
 
 
 def test_sql_naming_an_undeclared_consumed_table_is_refused(specs: tuple[Path, Path]) -> None:
     path = edit(
-        specs[1],
-        lambda r: r["consumes"].update({"a.mart.other": r["consumes"].pop("a.mart.daily_totals")}),
+        specs[1], lambda r: r["consumes"].update({"sales.mart.other": r["consumes"].pop(CONSUMED)})
     )
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert err.value.lines == [
-        f"{path}: pipelines.finance_daily.jobs.revenue.sql: names "
-        "{{ consumes:a.mart.daily_totals }} which is not declared "
-        "(expected one of consumes: a.mart.other)"
+        f"{path}: pipelines.finance_daily.jobs.daily_events.sql: names "
+        "{{ consumes:sales.mart.daily_events }} which is not declared "
+        "(expected one of consumes: sales.mart.other)"
     ]
 
 
 def test_consuming_needs_the_producer_location_of_every_environment(
     specs: tuple[Path, Path],
 ) -> None:
-    def change(raw: dict[str, Any]) -> None:
-        raw["environments"]["prod"] = {"gcp_project": "acme-b-prod"}
-        raw["consumes"]["a.mart.daily_totals"]["environments"].pop("dev")
-
-    path = edit(specs[1], change)
+    path = edit(specs[1], lambda r: r["consumes"][CONSUMED]["environments"].pop("dev"))
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert err.value.lines == [
-        f"{path}: consumes.a.mart.daily_totals.environments: no location for dev, prod "
+        f"{path}: consumes.sales.mart.daily_events.environments: no location for dev "
         "(expected the producer's gcp_project and dataset_prefix in each environment)"
     ]
 
 
 def test_a_domain_cannot_consume_itself(specs: tuple[Path, Path]) -> None:
-    path = edit(specs[1], lambda r: r.update(name="a"))
-    with pytest.raises(
-        SpecError,
-        match=re.escape("consumes.a.mart.daily_totals: domain 'a' is this spec's own name"),
-    ):
+    path = edit(specs[1], lambda r: r.update(name="sales"))
+    message = "consumes.sales.mart.daily_events: domain 'sales' is this spec's own name"
+    with pytest.raises(SpecError, match=re.escape(message)):
         load_spec(path)
+
+
+def test_a_transform_reading_an_undeclared_consumed_table_is_refused(
+    specs: tuple[Path, Path],
+) -> None:
+    def change(raw: dict[str, Any]) -> None:
+        raw["pipelines"]["finance_daily"]["jobs"]["forecast"] = {
+            "kind": "dbt",
+            "project_dir": "transform/dbt",
+            "reads": ["sales.mart.weekly_events"],
+        }
+
+    path = edit(specs[1], change)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert err.value.lines == [
+        f"{path}: pipelines.finance_daily.jobs.forecast.reads: unknown consumed table "
+        "'sales.mart.weekly_events' (expected one of consumes: sales.mart.daily_events)"
+    ]
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("team_group", "team-b", "team_group: String should match pattern"),
-        ("consumes", {"mart.daily_totals": {}}, "consumes.mart.daily_totals.[key]: String should"),
+        ("team_group", "finance-team", "team_group: String should match pattern"),
+        ("consumes", {"mart.daily_events": {}}, "consumes.mart.daily_events.[key]: String should"),
     ],
 )
 def test_malformed_team_group_and_consumed_keys_are_refused(
@@ -142,22 +140,3 @@ def test_owner_labels_keep_only_the_characters_bigquery_allows() -> None:
     # https://cloud.google.com/bigquery/docs/labels-intro#requirements
     assert get_owner_label("Sales.Team@ACME.example") == "sales_team_acme_example"
     assert len(get_owner_label("x" * 80 + "@acme.example")) == 63
-
-
-def test_a_transform_reading_an_undeclared_consumed_table_is_refused(
-    specs: tuple[Path, Path],
-) -> None:
-    def change(raw: dict[str, Any]) -> None:
-        raw["pipelines"]["finance_daily"]["jobs"]["forecast"] = {
-            "kind": "dbt",
-            "project_dir": "transform/dbt",
-            "reads": ["a.mart.weekly_totals"],
-        }
-
-    path = edit(specs[1], change)
-    with pytest.raises(SpecError) as err:
-        load_spec(path)
-    assert err.value.lines == [
-        f"{path}: pipelines.finance_daily.jobs.forecast.reads: unknown consumed table "
-        "'a.mart.weekly_totals' (expected one of consumes: a.mart.daily_totals)"
-    ]

@@ -1,177 +1,121 @@
-"""Two domain projects written to disk: `a` exposes a table, `b` consumes it.
+"""Two domain projects scaffolded by `dayflow init`: `sales` exposes a table, `finance`
+consumes it.
 
-Each is a whole dayflow project as `dayflow init` lays one out: `dayflow.yaml`, SQL, a seed,
-`Pulumi.yaml`, `Pulumi.dev.yaml` and an `infra/__main__.py` that calls `dayflow.infra`.
+Each starts as `dayflow init DIR --domain NAME` writes it (spec, SQL, seed, Pulumi stack,
+`infra/__main__.py` calling `dayflow.infra`); then each team declares its side of the data
+product, as the README's "Many domains" shows: `sales` its team group and `exposes`, `finance`
+its `consumes` and a job reading it.
 """
 
 from __future__ import annotations
 
 import json
-import textwrap
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-IMAGE = (
-    "europe-north1-docker.pkg.dev/acme-shared/dayflow/job-runner@sha256:"
-    "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
-)
-A_DEV_PROJECT = "acme-a-dev"
-B_DEV_PROJECT = "acme-b-dev"
+from dayflow.scaffold import create_project
+
+PRODUCER, CONSUMER = "sales", "finance"
+PRODUCER_DEV, PRODUCER_PROD = "sales-dev", "sales-prod"  # the scaffold's GCP project ids
+EXPOSED = "mart.daily_events"  # the scaffolded job's destination, exposed by sales
+CONSUMED = f"{PRODUCER}.{EXPOSED}"
 EXPOSED_COLUMNS: dict[str, dict[str, Any]] = {
-    "sales_date": {"type": "DATE", "required": True, "description": "day of the sales"},
-    "total": {"type": "FLOAT64", "required": True, "description": "sum of amounts, EUR"},
-    "sales": {"type": "INT64", "description": "number of sales"},
+    "event_date": {"type": "DATE", "required": True, "description": "day of the events (UTC)"},
+    "event_type": {"type": "STRING", "required": True, "description": "purchase or refund"},
+    "events": {"type": "INT64", "required": True, "description": "events that day"},
+    "customers": {"type": "INT64", "description": "distinct customers that day"},
+    "amount": {"type": "FLOAT64", "description": "sum of amounts, EUR"},
 }
-SALES = [
-    {"sale_id": "s1", "amount": 10.0, "sold_at": "2024-01-02T09:00:00Z"},
-    {"sale_id": "s2", "amount": 32.5, "sold_at": "2024-01-02T17:30:00Z"},
-    {"sale_id": "s3", "amount": 7.5, "sold_at": "2024-01-03T08:00:00Z"},
-]
-
-MAIN = '''\
-"""Pulumi entry point: dayflow's program for the spec beside Pulumi.yaml."""
-
-from pathlib import Path
-
-from dayflow.infra.program import run
-
-run(Path(__file__).resolve().parent.parent)
-'''
+CONSUMER_SQL = """\
+-- The sales domain's data product, through finance's declaration of it (locally: its copy).
+SELECT event_date, event_type, ROUND(amount * 0.8, 2) AS net_amount
+FROM {{ consumes:sales.mart.daily_events }}
+WHERE event_date = @partition_date
+"""
 
 
-def _pipeline(job: str, sql: str, dataset: str, table: str, field: str) -> dict[str, Any]:
-    return {
-        "granularity": "day",
-        "timezone": "UTC",
-        "schedule": "0 3 * * *",
-        "start": "2024-01-01",
-        "jobs": {
-            job: {
-                "kind": "bigquery_sql",
-                "sql": sql,
-                "destination": {"dataset": dataset, "table": table, "partition_field": field},
-            }
-        },
-    }
-
-
-def _environments(name: str, dev_project: str) -> dict[str, Any]:
-    return {
-        # Each test gets its own local datasets in the shared emulator.
-        "local": {"gcp_project": "local", "dataset_prefix": f"{name}{uuid.uuid4().hex[:8]}_"},
-        "dev": {"gcp_project": dev_project, "region": "europe-north1", "dataset_prefix": "dev_"},
-    }
-
-
-def spec_a(source_dataset: str) -> dict[str, Any]:
-    return {
-        "version": 1,
-        "name": "a",
-        "team_group": "team-a@acme.example",
-        "environments": _environments("a", A_DEV_PROJECT),
-        "sources": {
-            source_dataset: {
-                "description": "sales copied from the till system",
-                "tables": {
-                    "sales": {
-                        "columns": {
-                            "sale_id": "STRING",
-                            "amount": "FLOAT64",
-                            "sold_at": "TIMESTAMP",
-                        },
-                        "seed": "seed/sales.jsonl",
-                    }
-                },
-            }
-        },
-        "pipelines": {
-            "sales_daily": _pipeline(
-                "daily_totals", "sql/daily_totals.sql", "mart", "daily_totals", "sales_date"
-            )
-        },
-        "exposes": {
-            "mart.daily_totals": {
-                "owner": "team-a@acme.example",
-                "description": "Sales per day, final after 03:00 UTC the next day",
-                "columns": EXPOSED_COLUMNS,
-            }
-        },
-    }
-
-
-def spec_b() -> dict[str, Any]:
-    return {
-        "version": 1,
-        "name": "b",
-        "team_group": "team-b@acme.example",
-        "environments": _environments("b", B_DEV_PROJECT),
-        "consumes": {
-            "a.mart.daily_totals": {
-                "environments": {"dev": {"gcp_project": A_DEV_PROJECT, "dataset_prefix": "dev_"}},
-                # A copy of the two columns b reads (a subset of a's contract).
-                "columns": {c: EXPOSED_COLUMNS[c] for c in ("sales_date", "total")},
-                "seed": "seed/a_daily_totals.jsonl",
-            }
-        },
-        "pipelines": {
-            "finance_daily": _pipeline(
-                "revenue", "sql/revenue.sql", "finance", "revenue", "revenue_date"
-            )
-        },
-    }
-
-
-SQL = {
-    "a": {
-        "sql/daily_totals.sql": """\
-            SELECT @partition_date AS sales_date, SUM(amount) AS total, COUNT(*) AS sales
-            FROM {source}.sales
-            WHERE sold_at >= @partition_start AND sold_at < @partition_end
-            """,
-    },
-    "b": {
-        "sql/revenue.sql": """\
-            -- a's data product, through b's declaration of it (its local copy here).
-            SELECT sales_date AS revenue_date, ROUND(total * 0.8, 2) AS net_revenue
-            FROM {{ consumes:a.mart.daily_totals }}
-            WHERE sales_date = @partition_date
-            """,
-    },
-}
-
-
-def write_project(folder: Path, spec: dict[str, Any], files: dict[str, str]) -> Path:
-    """Write a project: spec, files, Pulumi.yaml, Pulumi.dev.yaml, infra/__main__.py."""
-    for name, text in files.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(textwrap.dedent(text))
-    (folder / "dayflow.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    (folder / "Pulumi.yaml").write_text(
-        yaml.safe_dump({"name": f"dayflow-{spec['name']}", "main": "infra/", "runtime": "python"})
-    )
-    dev = spec["environments"]["dev"]
-    config = {
-        "gcp:project": dev["gcp_project"],
-        "dayflow:environment": "dev",
-        "dayflow:image": IMAGE,
-        "dayflow:schedulerRegion": "europe-west1",
-    }
-    (folder / "Pulumi.dev.yaml").write_text(yaml.safe_dump({"config": config}))
-    (folder / "infra").mkdir(exist_ok=True)
-    (folder / "infra" / "__main__.py").write_text(MAIN)
+def scaffold(folder: Path, domain: str, via_cli: bool) -> Path:
+    """`dayflow init folder --domain domain`, through the CLI or its function."""
+    if via_cli:
+        subprocess.run(
+            [sys.executable, "-c", "from dayflow.cli import main; main()",
+             "init", str(folder), "--domain", domain],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    else:
+        create_project(folder, domain)
     return folder
 
 
-def write_domains(tmp_path: Path, a_rows: list[dict[str, Any]] | None = None) -> tuple[Path, Path]:
-    """Projects `a` and `b` under `tmp_path`; b's seed of its copy of a's table is `a_rows`."""
-    source = f"a_src_{uuid.uuid4().hex[:8]}"  # sources are unprefixed: unique per test
-    a_files = {k: v.replace("{source}", source) for k, v in SQL["a"].items()}
-    a_files["seed/sales.jsonl"] = "".join(json.dumps(r) + "\n" for r in SALES)
-    a = write_project(tmp_path / "a", spec_a(source), a_files)
-    b_files = dict(SQL["b"])
-    b_files["seed/a_daily_totals.jsonl"] = "".join(json.dumps(r) + "\n" for r in a_rows or [])
-    b = write_project(tmp_path / "b", spec_b(), b_files)
-    return a, b
+def _edit_spec(folder: Path, change: Any) -> None:
+    path = folder / "dayflow.yaml"
+    raw = yaml.safe_load(path.read_text())
+    change(raw)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def _isolate(raw: dict[str, Any], folder: Path) -> None:
+    """Own local datasets in the shared emulator: a unique prefix, and a unique name for the
+    (unprefixed) source dataset."""
+    raw["environments"]["local"]["dataset_prefix"] = f"{raw['name']}{uuid.uuid4().hex[:8]}_"
+    source = f"{raw['name']}_raw_{uuid.uuid4().hex[:8]}"
+    raw["sources"] = {source: raw["sources"].pop("raw")}
+    sql = folder / "transform" / "sql" / "daily_events.sql"
+    sql.write_text(sql.read_text().replace("FROM raw.events", f"FROM {source}.events"))
+
+
+def write_domains(tmp_path: Path, *, via_cli: bool = False) -> tuple[Path, Path]:
+    """The producer (`sales`) and consumer (`finance`) projects under `tmp_path`."""
+    sales = scaffold(tmp_path / PRODUCER, PRODUCER, via_cli)
+
+    def expose(raw: dict[str, Any]) -> None:
+        _isolate(raw, sales)
+        raw["team_group"] = "sales-team@acme.example"
+        raw["exposes"] = {
+            EXPOSED: {
+                "owner": "sales-team@acme.example",
+                "description": "Events per day and type, final after 02:00 UTC the next day",
+                "columns": EXPOSED_COLUMNS,
+            }
+        }
+
+    _edit_spec(sales, expose)
+
+    finance = scaffold(tmp_path / CONSUMER, CONSUMER, via_cli)
+    (finance / "transform" / "sql" / "daily_events.sql").write_text(CONSUMER_SQL)
+    (finance / "transform" / "seed" / "sales_daily_events.jsonl").write_text("")
+
+    def consume(raw: dict[str, Any]) -> None:
+        _isolate(raw, finance)
+        raw["team_group"] = "finance-team@acme.example"
+        raw["consumes"] = {
+            CONSUMED: {
+                "environments": {
+                    "dev": {"gcp_project": PRODUCER_DEV, "dataset_prefix": "dev_"},
+                    "prod": {"gcp_project": PRODUCER_PROD},
+                },
+                # The copy of the columns finance reads (a subset of the contract).
+                "columns": {c: EXPOSED_COLUMNS[c] for c in ("event_date", "event_type", "amount")},
+                "seed": "transform/seed/sales_daily_events.jsonl",
+            }
+        }
+        (job,) = raw["pipelines"]["finance_daily"]["jobs"].values()
+        job["destination"] = {
+            "dataset": "mart",
+            "table": "net_revenue",
+            "partition_field": "event_date",
+        }
+
+    _edit_spec(finance, consume)
+    return sales, finance
+
+
+def write_consumer_seed(finance: Path, rows: list[dict[str, Any]]) -> None:
+    """finance's sample of the sales table: `rows` (JSON values) as its seed file."""
+    seed = finance / "transform" / "seed" / "sales_daily_events.jsonl"
+    seed.write_text("".join(json.dumps(r) + "\n" for r in rows))

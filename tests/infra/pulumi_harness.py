@@ -233,8 +233,15 @@ def run_program(
         else:
             config[full] = value
     secret_keys = [k if ":" in k else f"dayflow:{k}" for k in secrets]
+    # Config keys live in the Pulumi project's namespace (`dayflow:` for the example, the domain
+    # for a scaffolded project).
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
     return run_under_mocks(
-        lambda: runpy.run_path(str(main), run_name="__main__"), stack, config, secret_keys
+        lambda: runpy.run_path(str(main), run_name="__main__"),
+        stack,
+        config,
+        secret_keys,
+        project=project,
     )
 
 
@@ -243,11 +250,12 @@ def run_under_mocks(
     stack: str = "dev",
     config: Mapping[str, Any] | None = None,
     secret_keys: list[str] | None = None,
+    project: str = "dayflow",
 ) -> Deployment:
-    """Run `body` as a Pulumi program on a fresh mock engine; return what it registered."""
+    """Run `body` as Pulumi project `project` on a fresh mock engine; return what it registered."""
     mocks = GcpMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="dayflow", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {k: _as_config_string(v) for k, v in (config or {}).items()}, secret_keys=secret_keys
     )
