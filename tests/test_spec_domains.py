@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from dayflow.errors import SpecError
+from dayflow.infra.catalog import get_owned_tables
 from dayflow.spec import load_spec
 from dayflow.spec_domains import get_consumed_ref, get_owner_label
+from tests.conftest import read_example_spec
 from tests.domains.projects import CONSUMED, EXPOSED, PRODUCER_DEV, write_domains
 
 
@@ -48,8 +50,8 @@ def test_exposing_a_table_no_job_writes_is_refused(specs: tuple[Path, Path]) -> 
     with pytest.raises(SpecError) as err:
         load_spec(path)
     assert err.value.lines == [
-        f"{path}: exposes.mart.weekly: no bigquery_sql job writes mart.weekly "
-        "(expected the destination of a bigquery_sql job: mart.daily_events)"
+        f"{path}: exposes.mart.weekly: no job writes mart.weekly "
+        "(expected the destination of a bigquery_sql or dedup job: mart.daily_events)"
     ]
 
 
@@ -140,3 +142,60 @@ def test_owner_labels_keep_only_the_characters_bigquery_allows() -> None:
     # https://cloud.google.com/bigquery/docs/labels-intro#requirements
     assert get_owner_label("Sales.Team@ACME.example") == "sales_team_acme_example"
     assert len(get_owner_label("x" * 80 + "@acme.example")) == 63
+
+
+SEMANTIC_ORDERS = {
+    "event_date": {"type": "DATE", "required": True, "description": "day of the last change"},
+    "order_id": {"type": "STRING", "required": True},
+    "customer_id": {"type": "STRING"},
+    "status": {"type": "STRING"},
+    "amount": {"type": "FLOAT64"},
+    "currency": {"type": "STRING"},
+    "updated_at": {"type": "TIMESTAMP", "required": True},
+    "message_id": {"type": "STRING", "required": True},
+    "publish_time": {"type": "TIMESTAMP", "required": True},
+}
+
+
+def write_example_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
+    """The example (shop) exposing its semantic orders table, a dedup job's destination."""
+    spec = read_example_spec()
+    spec["exposes"] = {
+        "semantic.orders": {
+            "owner": "shop-team@acme.example",
+            "description": "Latest state of each order",
+            "columns": columns,
+        }
+    }
+    path = tmp_path / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_a_dedup_jobs_semantic_table_is_exposed_with_its_catalog(tmp_path: Path) -> None:
+    spec = load_spec(write_example_exposing(tmp_path, SEMANTIC_ORDERS))
+    (orders,) = [
+        t for t in get_owned_tables(spec) if (t.dataset, t.table) == ("semantic", "orders")
+    ]
+    assert orders.description == "Latest state of each order (owner: shop-team@acme.example)"
+    assert orders.labels == (("owner", "shop-team_acme_example"),)
+    assert orders.columns[0].description == "day of the last change"
+    # The rest is the semantic table's own definition, as the dedup job writes it.
+    assert orders.clustering == ("order_id",)
+
+
+def test_a_dedup_contract_that_differs_from_its_topic_is_refused_at_load(tmp_path: Path) -> None:
+    columns = {**SEMANTIC_ORDERS, "amount": {"type": "NUMERIC"}}
+    del columns["currency"]
+    path = write_example_exposing(tmp_path, columns)
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    expected = (
+        "(expected the columns of the semantic table of topic 'orders': event_date, order_id, "
+        "customer_id, status, amount, currency, updated_at, message_id, publish_time)"
+    )
+    assert err.value.lines == [
+        f"{path}: exposes.semantic.orders.columns: 'amount' is FLOAT64 in the semantic table, "
+        f"not NUMERIC {expected}",
+        f"{path}: exposes.semantic.orders.columns: undeclared column(s) 'currency' {expected}",
+    ]

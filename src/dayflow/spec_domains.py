@@ -3,12 +3,14 @@
 A domain is one dayflow project (one spec, one Pulumi stack); its name is the spec's `name`.
 
 - `exposes` declares the domain's data products: `dataset.table` keys naming the destination of
-  one of its `bigquery_sql` jobs, each with an owner, a description and the columns that are
-  its contract (names and types; `required`; `deprecated: YYYY-MM-DD` before a removal). Infra
-  (and `dayflow local up`) create the table from these columns, with their descriptions and an
-  `owner` label; before each write the job-runner dry-runs the job's SELECT and refuses it
-  unless its columns are exactly the declared ones with the declared types
-  (`dayflow.contracts.check_select_schema`).
+  one of its `bigquery_sql` or `dedup` jobs, each with an owner, a description and the columns
+  that are its contract (names and types; `required`; `deprecated: YYYY-MM-DD` before a
+  removal). Infra (and `dayflow local up`) create the table from these columns, with their
+  descriptions and an `owner` label. Where the columns are checked: a dedup job's table is
+  defined by its topic, so the spec refuses a contract that differs from it at load time; a
+  `bigquery_sql` job's SELECT is known only when it runs, so before each write the job-runner
+  dry-runs it and refuses the run unless it returns exactly the declared columns with the
+  declared types (`dayflow.contracts.check_select_schema`).
 - `consumes` declares the other domains' exposed tables this domain reads, keyed
   `<domain>.<dataset>.<table>`: the producer's domain name plus the key of its `exposes`, since
   a table name alone is unique only within its dataset. Each says where the producer's table
@@ -32,7 +34,7 @@ from dayflow.spec_sources import ColumnType, Name, SeedFile
 from dayflow.tables import Column, TableDef
 
 if TYPE_CHECKING:
-    from dayflow.spec import BigQuerySqlJob, Spec
+    from dayflow.spec import BigQuerySqlJob, DedupJob, Spec
 
 # BigQuery's aliases of one type (https://cloud.google.com/bigquery/docs/reference/standard-sql/
 # data-types): a contract compares canonical names, so INTEGER and INT64 are the same type.
@@ -147,38 +149,87 @@ def _get_columns(columns: dict[str, ContractColumn]) -> tuple[Column, ...]:
     )
 
 
-def get_exposed_jobs(spec: Spec) -> dict[str, BigQuerySqlJob]:
-    """The `bigquery_sql` job writing each `dataset.table` of the spec (exposable tables)."""
-    from dayflow.spec import BigQuerySqlJob
+def get_exposed_jobs(spec: Spec) -> dict[str, BigQuerySqlJob | DedupJob]:
+    """The job writing each `dataset.table` of the spec that can be exposed: destinations of
+    `bigquery_sql` and `dedup` jobs."""
+    from dayflow.spec import BigQuerySqlJob, DedupJob
 
     return {
         f"{job.destination.dataset}.{job.destination.table}": job
         for pipeline in spec.pipelines.values()
         for job in pipeline.jobs.values()
-        if isinstance(job, BigQuerySqlJob)
+        if isinstance(job, BigQuerySqlJob | DedupJob)
     }
 
 
 def get_exposed_tables(spec: Spec) -> tuple[TableDef, ...]:
     """Each exposed table as infra and the local stack create it: the declared columns and
-    descriptions, the job destination's partitioning and clustering, an `owner` label."""
+    descriptions, the job destination's partitioning and clustering (a semantic table's own
+    definition for a dedup job), an `owner` label."""
+    from dayflow.spec import DedupJob
+
     jobs = get_exposed_jobs(spec)
     tables = []
     for key, exposed in spec.exposes.items():
-        dest = jobs[key].destination  # check_domains guarantees it
-        tables.append(
-            TableDef(
+        job = jobs[key]  # check_domains guarantees it
+        dest = job.destination
+        declared = _get_columns(exposed.columns)
+        if isinstance(job, DedupJob):
+            descriptions = {c.name: c.description for c in declared}
+            table = _get_semantic_table(spec, job)
+            columns = tuple(c._replace(description=descriptions[c.name]) for c in table.columns)
+            table = table._replace(columns=columns)
+        else:
+            table = TableDef(
                 dataset=dest.dataset,
                 table=dest.table,
-                columns=_get_columns(exposed.columns),
+                columns=declared,
                 partition_field=dest.partition_field,
                 clustering=tuple(dest.clustering),
                 require_partition_filter=dest.require_partition_filter,
+            )
+        tables.append(
+            table._replace(
                 description=f"{exposed.description} (owner: {exposed.owner})",
                 labels=(("owner", get_owner_label(exposed.owner)),),
             )
         )
     return tuple(tables)
+
+
+def _get_semantic_table(spec: Spec, job: DedupJob) -> TableDef:
+    from dayflow.semantic import get_semantic_table
+
+    return get_semantic_table(job.topic, spec.topics[job.topic], job)
+
+
+def _check_semantic_columns(key: str, spec: Spec, job: DedupJob) -> list[str]:
+    """A dedup job's table is defined by its topic: the contract must declare exactly it."""
+    from dayflow.errors import SpecError
+
+    try:
+        table = _get_semantic_table(spec, job)
+    except SpecError:
+        return []  # reported by the dedup job's own checks
+    declared = spec.exposes[key].columns
+    actual = {c.name: c for c in table.columns}
+    problems = []
+    for name, column in declared.items():
+        got = actual.get(name)
+        if got is None:
+            problems.append(f"{name!r} is not a column of the semantic table")
+        elif get_canonical_type(got.type) != column.type:
+            problems.append(f"{name!r} is {got.type} in the semantic table, not {column.type}")
+        elif (got.mode == "REQUIRED") != column.required:
+            problems.append(f"{name!r} has required: {got.mode == 'REQUIRED'} there")
+    missing = [name for name in actual if name not in declared]
+    if missing:
+        problems.append(f"undeclared column(s) {', '.join(map(repr, missing))}")
+    return [
+        f"exposes.{key}.columns: {p} (expected the columns of the semantic table of topic "
+        f"{job.topic!r}: {', '.join(actual)})"
+        for p in problems
+    ]
 
 
 def get_consumed_tables(spec: Spec) -> tuple[TableDef, ...]:
@@ -218,15 +269,20 @@ def get_sql_consumes(spec: Spec) -> dict[str, set[str]]:
 def check_domains(spec: Spec) -> list[str]:
     """Exposed tables are written by a job; consumed tables are another domain's, located in
     every environment, and named by SQL only when declared. Returns problem lines."""
+    from dayflow.spec import DedupJob
+
     problems: list[str] = []
     jobs = get_exposed_jobs(spec)
     for key, exposed in spec.exposes.items():
         job = jobs.get(key)
         if job is None:
             problems.append(
-                f"exposes.{key}: no bigquery_sql job writes {key} (expected the destination "
-                f"of a bigquery_sql job: {', '.join(jobs) or 'none in this spec'})"
+                f"exposes.{key}: no job writes {key} (expected the destination of a "
+                f"bigquery_sql or dedup job: {', '.join(jobs) or 'none in this spec'})"
             )
+            continue
+        if isinstance(job, DedupJob):
+            problems += _check_semantic_columns(key, spec, job)
             continue
         dest = job.destination
         for field in dict.fromkeys([dest.partition_field, *dest.clustering]):
