@@ -248,3 +248,16 @@ def test_contract_check_compares_the_consumed_copy_with_the_producers_spec(tmp_p
         "breaking: consumed table sales.mart.daily_events field 'amount': not a column of the "
         "producer's table"
     ) in result.stdout
+
+
+def test_a_consumed_copy_must_declare_the_producers_partition_filter(tmp_path: Path) -> None:
+    sales_dir, finance_dir = write_domains(tmp_path)
+    raw = yaml.safe_load((finance_dir / "dayflow.yaml").read_text())
+    raw["consumes"]["sales.mart.daily_events"]["require_partition_filter"] = False
+    (finance_dir / "dayflow.yaml").write_text(yaml.safe_dump(raw))
+    finance = load_spec(finance_dir / "dayflow.yaml")
+    assert [str(f) for f in compare_consumed(finance, load_spec(sales_dir / "dayflow.yaml"))] == [
+        "breaking: consumed table sales.mart.daily_events: partitioned by 'event_date' with "
+        "require_partition_filter true at the producer (expected the copy to declare the same "
+        "partition_field and require_partition_filter)"
+    ]

@@ -199,3 +199,28 @@ def test_a_dedup_contract_that_differs_from_its_topic_is_refused_at_load(tmp_pat
         f"not NUMERIC {expected}",
         f"{path}: exposes.semantic.orders.columns: undeclared column(s) 'currency' {expected}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            {"partition_field": "event_type"},
+            "consumes.sales.mart.daily_events.partition_field: 'event_type' is not a DATE or "
+            "TIMESTAMP column of the copy (expected the producer's partition column, declared "
+            "in columns)",
+        ),
+        (
+            {"partition_field": None},
+            "consumes.sales.mart.daily_events.require_partition_filter: no partition_field "
+            "(expected the producer's partition column)",
+        ),
+    ],
+)
+def test_a_consumed_copys_partitioning_names_a_declared_date_column(
+    specs: tuple[Path, Path], change: dict[str, Any], line: str
+) -> None:
+    path = edit(specs[1], lambda r: r["consumes"][CONSUMED].update(change))
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert err.value.lines == [f"{path}: {line}"]

@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter, ValidationError
 
 from dayflow.errors import UserError
-from dayflow.spec_domains import ExposedTable, get_canonical_type, split_consumed_key
+from dayflow.spec_domains import (
+    ExposedTable,
+    get_canonical_type,
+    get_exposed_tables,
+    split_consumed_key,
+)
 
 if TYPE_CHECKING:
     from dayflow.spec import Spec
@@ -252,6 +257,23 @@ def compare_consumed(consumer: Spec, producer: Spec) -> list[Finding]:
                 )
             )
             continue
+        (table_def,) = [
+            t for t in get_exposed_tables(producer) if (t.dataset, t.table) == (dataset, table)
+        ]
+        if (consumed.partition_field, consumed.require_partition_filter) != (
+            table_def.partition_field,
+            table_def.require_partition_filter,
+        ):
+            findings.append(
+                Finding(
+                    name,
+                    None,
+                    f"partitioned by {table_def.partition_field!r} with require_partition_filter "
+                    f"{str(table_def.require_partition_filter).lower()} at the producer (expected "
+                    "the copy to declare the same partition_field and require_partition_filter)",
+                    True,
+                )
+            )
         for column, copy in consumed.columns.items():
             actual = exposed.columns.get(column)
             if actual is None:

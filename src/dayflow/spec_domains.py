@@ -71,6 +71,7 @@ class ContractColumn(_Model):
 
 
 Columns = Annotated[dict[Name, ContractColumn], Field(min_length=1)]
+_NOT_A_DATE = ContractColumn(type="STRING")
 
 
 class ExposedTable(_Model):
@@ -96,6 +97,10 @@ class ConsumedTable(_Model):
     environments: dict[Literal["dev", "prod"], ProducerLocation] = Field(default_factory=dict)
     columns: Columns
     description: str = ""
+    # The producer's partitioning, so that the local copy refuses a query without a partition
+    # filter as BigQuery refuses it on the producer's table.
+    partition_field: Name | None = None
+    require_partition_filter: bool = False
     # Sample rows (CSV or JSONL next to the spec) that `dayflow seed` loads into the local copy.
     seed: SeedFile | None = None
 
@@ -233,10 +238,8 @@ def _check_semantic_columns(key: str, spec: Spec, job: DedupJob) -> list[str]:
 
 
 def get_consumed_tables(spec: Spec) -> tuple[TableDef, ...]:
-    """The local copies of consumed tables, by logical dataset `<domain>__<dataset>`.
-
-    Not partitioned: a copy holds sample rows only, and the producer's partitioning is its own.
-    """
+    """The local copies of consumed tables, by logical dataset `<domain>__<dataset>`, DAY
+    partitioned as declared (`partition_field`, `require_partition_filter`) or not at all."""
     tables = []
     for key, consumed in spec.consumes.items():
         domain, dataset, table = split_consumed_key(key)
@@ -245,8 +248,8 @@ def get_consumed_tables(spec: Spec) -> tuple[TableDef, ...]:
                 dataset=get_local_dataset(domain, dataset),
                 table=table,
                 columns=_get_columns(consumed.columns),
-                partition_field="",
-                require_partition_filter=False,
+                partition_field=consumed.partition_field or "",
+                require_partition_filter=consumed.require_partition_filter,
                 description=consumed.description or f"local copy of {key}",
             )
         )
@@ -310,6 +313,20 @@ def check_domains(spec: Spec) -> list[str]:
             problems.append(
                 f"consumes.{key}: the local copy's dataset {get_local_dataset(domain, dataset)!r} "
                 "is also a dataset of this spec (expected other dataset names)"
+            )
+        partition = consumed.partition_field
+        if partition is not None and consumed.columns.get(partition, _NOT_A_DATE).type not in (
+            "DATE",
+            "TIMESTAMP",
+        ):
+            problems.append(
+                f"consumes.{key}.partition_field: {partition!r} is not a DATE or TIMESTAMP column "
+                "of the copy (expected the producer's partition column, declared in columns)"
+            )
+        if consumed.require_partition_filter and partition is None:
+            problems.append(
+                f"consumes.{key}.require_partition_filter: no partition_field "
+                "(expected the producer's partition column)"
             )
         if consumed.seed is not None and not (spec.root / consumed.seed).is_file():
             problems.append(f"consumes.{key}.seed: file {consumed.seed!r} not found")

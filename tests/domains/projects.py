@@ -101,6 +101,9 @@ def write_domains(tmp_path: Path, *, via_cli: bool = False) -> tuple[Path, Path]
                 },
                 # The copy of the columns finance reads (a subset of the contract).
                 "columns": {c: EXPOSED_COLUMNS[c] for c in ("event_date", "event_type", "amount")},
+                # As the producer partitions it: local queries need the filter, as in BigQuery.
+                "partition_field": "event_date",
+                "require_partition_filter": True,
                 "seed": "transform/seed/sales_daily_events.jsonl",
             }
         }

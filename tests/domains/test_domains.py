@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from google.api_core.exceptions import BadRequest
 
 from dayflow.infra.policy import find_violations
 from dayflow.local.stack import create_warehouse
@@ -112,9 +113,10 @@ def test_finance_runs_a_partition_on_its_local_copy_of_the_table_sales_exposes(
     write_consumer_seed(finance_dir, [{c: str(r[c]) for c in copied} for r in rows])
     with running(finance_dir / "dayflow.yaml", bigquery_endpoint) as (finance, http):
         prefix = finance.environments["local"].dataset_prefix
-        assert len(read_rows(bigquery_endpoint, f"local.{prefix}sales__mart.daily_events")) == (
-            len(rows)
-        )
+        copy = f"local.{prefix}sales__mart.daily_events"
+        assert len(read_rows(bigquery_endpoint, copy, f"event_date = '{DAY}'")) == len(rows)
+        with pytest.raises(BadRequest, match="partition"):  # as BigQuery refuses it on the table
+            read_rows(bigquery_endpoint, copy)
         for _ in range(2):  # twice: one run's rows
             outcome = run(http, "finance_daily", DAY)
             assert outcome["status"] == "succeeded", outcome
