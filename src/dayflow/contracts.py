@@ -16,7 +16,7 @@ it before each write); `compare_consumed` holds a consumer's copy of a table to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -113,96 +113,93 @@ def compare(old: Contracts, new: Contracts, today: date) -> list[Finding]:
 def _compare_fields(
     name: str, old: dict[str, ContractField], new: dict[str, ContractField], today: date
 ) -> list[Finding]:
+    def ok(field: str, change: str) -> Finding:
+        return Finding(name, field, change, breaking=False)
+
+    def bad(field: str, change: str) -> Finding:
+        return Finding(name, field, change, breaking=True)
+
     found: list[Finding] = []
     for field, was in old.items():
         if field in new:
-            found += _compare_field(name, field, was, new[field])
-        elif was.deprecated is not None and was.deprecated <= today:
+            found += _compare_field(ok, bad, field, was, new[field])
+        elif was.deprecated is None:
             found.append(
-                Finding(name, field, f"removed after its deprecation on {was.deprecated}", False)
-            )
-        elif was.deprecated is not None:
-            found.append(
-                Finding(
-                    name,
+                bad(
                     field,
-                    f"removed before its deprecation date {was.deprecated} "
-                    f"(expected to keep it until then)",
-                    True,
+                    "removed without a deprecation (expected `deprecated: "
+                    "YYYY-MM-DD` first, and removal on or after that date)",
                 )
             )
+        elif was.deprecated <= today:
+            found.append(ok(field, f"removed after its deprecation on {was.deprecated}"))
         else:
             found.append(
-                Finding(
-                    name,
+                bad(
                     field,
-                    "removed without a deprecation (expected `deprecated: YYYY-MM-DD` first, "
-                    "and removal on or after that date)",
-                    True,
+                    f"removed before its deprecation date {was.deprecated} "
+                    "(expected to keep it until then)",
                 )
             )
     for field, now in new.items():
-        if field not in old:
-            if now.required:
-                found.append(
-                    Finding(
-                        name,
-                        field,
-                        "added as required (expected a new field to "
-                        "be optional: existing writers do not send it)",
-                        True,
-                    )
+        if field in old:
+            continue
+        if now.required:
+            found.append(
+                bad(
+                    field,
+                    "added as required (expected a new field to be optional: "
+                    "existing writers do not send it)",
                 )
-            else:
-                found.append(Finding(name, field, "added (optional)", False))
+            )
+        else:
+            found.append(ok(field, "added (optional)"))
     return found
 
 
-def _compare_field(name: str, field: str, was: ContractField, now: ContractField) -> list[Finding]:
+def _compare_field(
+    ok: Callable[[str, str], Finding],
+    bad: Callable[[str, str], Finding],
+    field: str,
+    was: ContractField,
+    now: ContractField,
+) -> list[Finding]:
     found: list[Finding] = []
     if was.type != now.type:
         found.append(
-            Finding(
-                name,
+            bad(
                 field,
-                f"retyped from {was.type} to {now.type} (expected the "
-                "same type: add a new field instead)",
-                True,
+                f"retyped from {was.type} to {now.type} (expected the same "
+                "type: add a new field instead)",
             )
         )
     if not was.required and now.required:
-        found.append(Finding(name, field, "made required (expected it to stay optional)", True))
+        found.append(bad(field, "made required (expected it to stay optional)"))
     if was.required and not now.required:
-        found.append(Finding(name, field, "made optional (readers rely on it being set)", True))
+        found.append(bad(field, "made optional (readers rely on it being set)"))
     if was.deprecated != now.deprecated:
-        change = (
-            f"deprecated from {now.deprecated}"
-            if now.deprecated is not None
-            else "deprecation withdrawn"
-        )
-        found.append(Finding(name, field, change, False))
-    if was.description != now.description:
-        found.append(Finding(name, field, "description changed", False))
-    if was.enum is not None:
-        removed = [v for v in was.enum if now.enum is not None and v not in now.enum]
-        if removed:
-            found.append(
-                Finding(
-                    name, field, f"enum values removed: {removed} (expected only additions)", True
-                )
-            )
-        added = [v for v in (now.enum or ()) if v not in was.enum]
-        if added:
-            found.append(Finding(name, field, f"enum values added: {added}", False))
-    elif now.enum is not None:
+        deprecated = now.deprecated
         found.append(
-            Finding(
-                name,
+            ok(
                 field,
-                f"restricted to enum {list(now.enum)} (expected no new restriction)",
-                True,
+                f"deprecated from {deprecated}"
+                if deprecated is not None
+                else "deprecation withdrawn",
             )
         )
+    if was.description != now.description:
+        found.append(ok(field, "description changed"))
+    if was.enum is None and now.enum is not None:
+        found.append(
+            bad(field, f"restricted to enum {list(now.enum)} (expected no new restriction)")
+        )
+    elif was.enum is not None:
+        removed = [v for v in was.enum if now.enum is not None and v not in now.enum]
+        added = [v for v in (now.enum or ()) if v not in was.enum]
+        if removed:
+            found.append(bad(field, f"enum values removed: {removed} (expected only additions)"))
+        if added:
+            found.append(ok(field, f"enum values added: {added}"))
     return found
 
 
