@@ -60,8 +60,9 @@ def measure_runs(tmp: Path) -> dict[str, float]:
                 start = time.perf_counter()
                 client.query(sql, job_config=config)
                 dry.append((time.perf_counter() - start) * 1000)
-        app = create_app(JobRunnerSettings(spec_path=spec.root / "dayflow.yaml",
-                                           bigquery_endpoint=endpoint))  # fmt: skip
+        app = create_app(
+            JobRunnerSettings(spec_path=spec.root / "dayflow.yaml", bigquery_endpoint=endpoint)
+        )
         runs = []
         with Server(app) as server, httpx.Client(base_url=server.url, timeout=120) as http:
             body = {"pipeline": "sales_daily", "job": "daily_events", "partition_key": "2024-01-02"}
@@ -84,8 +85,17 @@ def measure_runs(tmp: Path) -> dict[str, float]:
 
 
 def measure_contract_check() -> dict[str, float]:
-    command = [sys.executable, "-c", "from dayflow.cli import main; main()", "contract", "check",
-               "--against", "HEAD", "--spec", str(ROOT / "examples/shop/dayflow.yaml")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from dayflow.cli import main; main()",
+        "contract",
+        "check",
+        "--against",
+        "HEAD",
+        "--spec",
+        str(ROOT / "examples/shop/dayflow.yaml"),
+    ]
     times = []
     for _ in range(5):
         start = time.perf_counter()

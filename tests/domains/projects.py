@@ -43,10 +43,19 @@ def scaffold(folder: Path, domain: str, via_cli: bool) -> Path:
     """`dayflow init folder --domain domain`, through the CLI or its function."""
     if via_cli:
         subprocess.run(
-            [sys.executable, "-c", "from dayflow.cli import main; main()",
-             "init", str(folder), "--domain", domain],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "from dayflow.cli import main; main()",
+                "init",
+                str(folder),
+                "--domain",
+                domain,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     else:
         create_project(folder, domain)
     return folder
