@@ -237,7 +237,7 @@ def _check_semantic_columns(key: str, spec: Spec, job: DedupJob) -> list[str]:
     ]
 
 
-def get_consumed_tables(spec: Spec) -> tuple[TableDef, ...]:
+def get_local_copies(spec: Spec) -> tuple[TableDef, ...]:
     """The local copies of consumed tables, by logical dataset `<domain>__<dataset>`, DAY
     partitioned as declared (`partition_field`, `require_partition_filter`) or not at all."""
     tables = []

@@ -25,7 +25,7 @@ from dayflow.local.process import get_free_port, is_port_open, start_process, st
 from dayflow.package_files import get_workflows_dir
 from dayflow.spec import Spec
 from dayflow.spec_datasets import get_all_datasets
-from dayflow.spec_domains import get_consumed_tables, get_exposed_tables
+from dayflow.spec_domains import get_exposed_tables, get_local_copies
 from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
@@ -110,7 +110,7 @@ def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
             client.create_dataset(
                 f"{LOCAL_PROJECT}.{environment.get_dataset_id(dataset)}", exists_ok=True
             )
-        for table in (LEDGER, *get_exposed_tables(spec), *get_consumed_tables(spec)):
+        for table in (LEDGER, *get_exposed_tables(spec), *get_local_copies(spec)):
             ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(table.dataset), table)
 
 
