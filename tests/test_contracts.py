@@ -150,8 +150,8 @@ def git(repo: Path, *args: str) -> None:
     )
 
 
-def contract_check(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAYFLOW_SPEC": "domain/dayflow.yaml"}
+def contract_check(cwd: Path, *args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DAYFLOW_SPEC": "domain/dayflow.yaml", **env_vars}
     return subprocess.run(
         [sys.executable, "-c", "from dayflow.cli import main; main()", "contract", "check", *args],
         cwd=cwd,
@@ -261,3 +261,11 @@ def test_a_consumed_copy_must_declare_the_producers_partition_filter(tmp_path: P
         "require_partition_filter true at the producer (expected the copy to declare the same "
         "partition_field and require_partition_filter)"
     ]
+
+
+def test_contract_check_without_git_is_a_user_error(repo: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    result = contract_check(repo, "--against", "main", PATH=str(empty))  # no git on PATH
+    assert result.returncode == 2
+    assert result.stderr == "error: git is not installed (expected `git` on PATH)\n"
