@@ -8,7 +8,9 @@ are installed too, as on a first run). Not timed: building the wheel and the vir
 "already installed" part), and `dayflow local down` after.
 
 Figures (one JSON object on stdout): the median over --repeat attempts of the total seconds and
-of each step's seconds and share of the total; every attempt's total; the setup's seconds.
+of each step's seconds and share of the total; every attempt's total; the setup's seconds; and
+the machine's 1-minute load average before and after (the machine may be shared: at load 10 on
+2 cores every step takes several times as long as on an idle machine).
 
 Usage: .venv/bin/python bench/first_partition.py [--repeat 3]
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -28,7 +31,8 @@ PIPELINE, DAY = "proj_daily", "2024-01-02"
 GOAL_SECONDS = 60
 STEPS = {
     "init": ["dayflow", "init", "proj"],
-    "local_up": ["dayflow", "local", "up"],
+    # Free ports: on a shared machine another stack may take a usual port while this one starts.
+    "local_up": ["dayflow", "local", "up", "--free-ports"],
     "seed": ["dayflow", "seed"],
     "run": ["dayflow", "run", PIPELINE, "--partition", DAY],
 }
@@ -64,6 +68,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from tests.wheel_venv import build_wheel, create_venv, find_uv
 
+    load_before = os.getloadavg()[0]
     uv = find_uv()
     if uv is None:
         sys.exit("uv not found beside the interpreter or on PATH (`make venv` installs it)")
@@ -93,6 +98,8 @@ def main() -> None:
                 "under_goal": median_total < GOAL_SECONDS,
                 "steps": steps,
                 "attempt_totals": [round(t, 2) for t in totals],
+                "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                "cpus": os.cpu_count(),
                 "setup_not_timed": {
                     "build_wheel_seconds": round(built - started, 2),
                     "fresh_venv_seconds": round(installed - built, 2),

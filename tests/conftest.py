@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,15 @@ import yaml
 
 from dayflow.local.process import get_free_port, stop_process
 from dayflow.local.stack import start_bigquery
+
+# pytester: tests/testing/ runs pytest sessions of its own to test the dayflow.testing plugin.
+# The dayflow.testing plugin itself is registered by the installed package's pytest11 entry
+# point; it is loaded here only when that is missing (dayflow run from a source tree, or an
+# editable install made before the plugin existed): registering it twice is an error.
+pytest_plugins = [
+    "pytester",
+    *(() if entry_points(group="pytest11", name="dayflow") else ("dayflow.testing.plugin",)),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 # The example project (examples/shop): the spec, SQL, seeds and transforms the tests exercise.

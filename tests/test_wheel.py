@@ -103,7 +103,12 @@ def test_scaffolded_project_goes_green_from_the_installed_wheel(
     project = workdir / "proj"
     assert "ok: 1 pipeline(s), 1 job(s)" in dayflow("validate")
     try:
-        dayflow("local", "up")
+        # Free ports: other stacks (test workers, other checkouts) may start on this machine.
+        dayflow("local", "up", "--free-ports")
+        # The fresh HOME had no DuckDB extensions: `local up` installed them from their wheels
+        # (dayflow.local.duckdb_extensions), with no network and no Makefile step.
+        home = Path(outside_env["HOME"])
+        assert list(home.glob(".duckdb/extensions/*/*/icu.duckdb_extension"))
         assert "seeded raw.events: 21 rows" in dayflow("seed")
         dayflow("run", PIPELINE, "--partition", DAY)
         first = json.loads(dayflow("checksum", PIPELINE, "--start", DAY, "--end", DAY, "--json"))

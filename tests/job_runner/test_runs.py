@@ -1,10 +1,12 @@
-"""The job-runner over real HTTP against the BigQuery emulator."""
+"""The job-runner over real HTTP against the BigQuery emulator.
+
+(Reruns and concurrent runs of the example's partitions, through the whole local stack, are in
+tests/test_example_local_stack.py.)"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,54 +37,10 @@ def run_partition(http: httpx.Client, key: str, attempt: int | None = None) -> l
     return outcomes
 
 
-def checksums(http: httpx.Client, start: str, end: str) -> list[dict[str, Any]]:
-    response = http.get(f"/pipelines/{PIPELINE}/checksums", params={"start": start, "end": end})
-    assert response.status_code == 200, response.text
-    return response.json()["partitions"]  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def http(job_runner: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=job_runner.url, timeout=120) as client:
         yield client
-
-
-def test_running_a_partition_three_times_leaves_one_runs_rows(http: httpx.Client) -> None:
-    first = run_partition(http, "2024-01-03")
-    once = checksums(http, "2024-01-03", "2024-01-03")
-    assert once[0]["tables"][0]["rows"] == first[0]["rows_written"] > 0
-    for _ in range(2):
-        run_partition(http, "2024-01-03")
-    assert checksums(http, "2024-01-03", "2024-01-03") == once
-    status = http.get(
-        "/runs", params={"pipeline": PIPELINE, "start": "2024-01-03", "end": "2024-01-03"}
-    ).json()
-    assert {j: s["attempt"] for j, s in status["partitions"][0]["jobs"].items()} == dict.fromkeys(
-        JOBS, 3
-    )
-
-
-def test_three_concurrent_runs_of_a_partition_leave_one_runs_rows(http: httpx.Client) -> None:
-    run_partition(http, "2024-01-04")
-    once = checksums(http, "2024-01-04", "2024-01-04")
-    with ThreadPoolExecutor(3) as pool:
-        for attempt_outcomes in pool.map(
-            lambda a: run_partition(http, "2024-01-04", a), [11, 12, 13]
-        ):
-            assert [o["status"] for o in attempt_outcomes] == ["succeeded"] * 3
-    assert checksums(http, "2024-01-04", "2024-01-04") == once
-    assert once[0]["tables"][0]["rows"] > 0
-
-
-def test_concurrent_runs_of_different_partitions_all_land(http: httpx.Client) -> None:
-    keys = ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"]
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda k: run_partition(http, k), keys))
-    sequential = checksums(http, keys[0], keys[-1])
-    assert all(p["tables"][0]["rows"] > 0 for p in sequential)
-    for key in keys:
-        run_partition(http, key)
-    assert checksums(http, keys[0], keys[-1]) == sequential
 
 
 def test_a_retried_request_with_the_same_attempt_reuses_the_bigquery_job(

@@ -31,7 +31,8 @@ def init(
         f"[green]created[/] {directory} for domain {scaffold.domain!r} "
         f"(dayflow {scaffold.dayflow_version}, {len(scaffold.files)} files). Next:\n"
         f"  cd {directory}\n"
-        "  python3.13 -m venv .venv && .venv/bin/pip install -r requirements.txt\n"
+        "  python3.13 -m venv .venv && source .venv/bin/activate\n"
+        "  pip install -r requirements.txt\n"
         "  dayflow local up && dayflow seed\n"
         f"  dayflow run {scaffold.pipeline_name} --partition 2024-01-02"
     )

@@ -52,9 +52,14 @@ def start_process(
     port: int,
     state_dir: Path,
     env: dict[str, str] | None = None,
-    ready_timeout: float = 30.0,
+    ready_timeout: float = 300.0,
 ) -> LocalProcess:
-    """Start `argv` detached, wait until it listens on 127.0.0.1:`port`, and record it."""
+    """Start `argv` detached, wait until it listens on 127.0.0.1:`port`, and record it.
+
+    The wait follows the process: one that exits fails at once, naming its log. `ready_timeout`
+    only guards against one that hangs without listening: on a loaded machine a start that
+    takes 2 s idle can take 30 s and more, and `dayflow local up` starts three at once.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / f"{name}.log"
     with log.open("ab") as out:

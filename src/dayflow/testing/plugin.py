@@ -58,12 +58,14 @@ def dayflow_project(
     """The project's local stack, started once per session (once per xdist worker) in a temp
     state directory on free ports, and stopped after the last test, whether tests failed or not.
 
-    Starting costs about 8 s for a spec without topics and about 11 s with topics (the ingest
-    function and the Pub/Sub emulator too), on a loaded 2-core machine, paid once by the first
-    test that asks for it; stopping takes under a second. Each test then pays only for what it
-    runs (a one-job partition: about 0.3 s).
+    Starting costs 8-11 s on an idle 2-core machine (17-28 s under a load average of 11): about
+    8 s for a spec without topics, 11 s with topics (the ingest function and the Pub/Sub
+    emulator too); paid once, by the first test that asks for it. Stopping takes about 1 s.
+    The first partition run then pays the job-runner's warm-up (a few seconds); later runs
+    cost what their BigQuery jobs cost. Measured by `python bench/local_project.py`.
     """
-    __tracebackhide__ = True
+    # This frame stays visible (no __tracebackhide__): a setup failure with every frame hidden
+    # would come with pytest's "All traceback entries are hidden" line.
     project = LocalProject.start(get_spec_path(request.config), tmp_path_factory.mktemp("dayflow"))
     try:
         yield project

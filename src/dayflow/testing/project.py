@@ -13,10 +13,11 @@ plugin imports this module in every session.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -37,7 +38,8 @@ def fail(message: str) -> NoReturn:
     import pytest
 
     __tracebackhide__ = True
-    pytest.fail(message, pytrace=False)
+    # `from None`: raised while another exception is handled, the report shows no chain.
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 @contextlib.contextmanager
@@ -69,6 +71,8 @@ class LocalProject:
         self._runner: JobRunnerClient | None = None
         self._bigquery: bigquery.Client | None = None
         self._executions: WorkflowsExecutions | None = None
+        # Tests may call from several threads (concurrent runs): the clients are made once.
+        self._lock = threading.Lock()
 
     @classmethod
     def start(cls, spec_path: Path, state_dir: Path) -> LocalProject:
@@ -109,33 +113,36 @@ class LocalProject:
     @property
     def runner(self) -> JobRunnerClient:
         """The job-runner's HTTP client, as the CLI uses it."""
-        if self._runner is None:
-            from dayflow.runner_client import JobRunnerClient
+        with self._lock:
+            if self._runner is None:
+                from dayflow.runner_client import JobRunnerClient
 
-            self._runner = JobRunnerClient(self.urls["job_runner_url"])
-        return self._runner
+                self._runner = JobRunnerClient(self.urls["job_runner_url"])
+            return self._runner
 
     @property
     def bigquery(self) -> bigquery.Client:
         """A client of the stack's BigQuery emulator."""
-        if self._bigquery is None:
-            from dayflow.warehouse import make_bigquery_client
+        with self._lock:
+            if self._bigquery is None:
+                from dayflow.warehouse import make_bigquery_client
 
-            project = self.spec.get_environment(ENV).gcp_project
-            self._bigquery = make_bigquery_client(project, self.urls["bigquery_endpoint"])
-        return self._bigquery
+                project = self.spec.get_environment(ENV).gcp_project
+                self._bigquery = make_bigquery_client(project, self.urls["bigquery_endpoint"])
+            return self._bigquery
 
     @property
     def executions(self) -> WorkflowsExecutions:
         """The Workflows engine's Executions API (gRPC), as the CLI uses it."""
-        if self._executions is None:
-            from dayflow.executions import WorkflowsExecutions
+        with self._lock:
+            if self._executions is None:
+                from dayflow.executions import WorkflowsExecutions
 
-            project = self.spec.get_environment(ENV).gcp_project
-            self._executions = WorkflowsExecutions(
-                project, self.urls["workflows_location"], self.urls["workflows_grpc"]
-            )
-        return self._executions
+                project = self.spec.get_environment(ENV).gcp_project
+                self._executions = WorkflowsExecutions(
+                    project, self.urls["workflows_location"], self.urls["workflows_grpc"]
+                )
+            return self._executions
 
     # Data in.
 
@@ -176,14 +183,24 @@ class LocalProject:
 
         __tracebackhide__ = True
         with user_errors_fail_the_test():
-            self._check_job(pipeline, job)
+            self._check_run(pipeline, partition_key, job)
             return run_partition(self.runner, pipeline, partition_key, job)
 
-    def backfill(self, pipeline: str, start: str, end: str) -> dict[str, Any]:
+    def backfill(
+        self,
+        pipeline: str,
+        start: str,
+        end: str,
+        *,
+        only: Literal["all", "failed", "missing"] = "all",
+        order: Literal["asc", "desc"] = "asc",
+        concurrency: int = 4,
+    ) -> dict[str, Any]:
         """Run `start`..`end` (inclusive) as a `backfill` Workflows execution on the local
         engine, started by the job-runner (POST /backfills, as `dayflow backfill` starts it),
         until the execution ends; return its summary (`partitions`, `succeeded`, `failed`,
-        `failed_keys`, `skipped`...) with `backfill_id` and `execution`.
+        `failed_keys`, `skipped`...) with `backfill_id` and `execution`. `only`, `order` and
+        `concurrency` mean what `dayflow backfill`'s options do (only="failed" repairs).
 
         Failed partitions do not raise (see `assert_succeeded`); an execution that itself
         failed does, naming its error.
@@ -192,8 +209,9 @@ class LocalProject:
         with user_errors_fail_the_test():
             self.spec.get_pipeline(pipeline)
             started = self.runner.create_backfill(
-                {"pipeline": pipeline, "start": start, "end": end}
-            )
+                {"pipeline": pipeline, "start": start, "end": end, "only": only, "order": order,
+                 "concurrency": concurrency}
+            )  # fmt: skip
         if started["execution"] is None:  # nothing to run in the range
             return {"backfill_id": None, "execution": None, "partitions": 0, "succeeded": 0,
                     "failed": 0, "failed_keys": []}  # fmt: skip
@@ -292,13 +310,18 @@ class LocalProject:
 
     # Checks of names the spec declares, before anything is asked of the stack.
 
-    def _check_job(self, pipeline: str, job: str | None) -> None:
+    def _check_run(self, pipeline: str, partition_key: str, job: str | None) -> None:
+        """A bad key or an unknown job is the caller's mistake, not a run that failed (the
+        job-runner would answer both with a 4xx, as it answers a run's permanent failure)."""
         from dayflow.errors import UserError
+        from dayflow.partition_bounds import check_partition_key
 
-        jobs = self.spec.get_pipeline(pipeline).jobs
-        if job is not None and job not in jobs:
+        spec_pipeline = self.spec.get_pipeline(pipeline)
+        check_partition_key(pipeline, spec_pipeline, partition_key)
+        if job is not None and job not in spec_pipeline.jobs:
             raise UserError(
-                f"unknown job {job!r} in pipeline {pipeline!r} (expected one of: {', '.join(jobs)})"
+                f"unknown job {job!r} in pipeline {pipeline!r} "
+                f"(expected one of: {', '.join(spec_pipeline.jobs)})"
             )
 
     def _get_logical_names(self, pipeline: str) -> dict[str, str]:
