@@ -81,6 +81,13 @@ def _isolate(raw: dict[str, Any], folder: Path) -> None:
 def write_domains(tmp_path: Path, *, via_cli: bool = False) -> tuple[Path, Path]:
     """The producer (`sales`) and consumer (`finance`) projects under `tmp_path`."""
     sales = scaffold(tmp_path / PRODUCER, PRODUCER, via_cli)
+    finance = scaffold(tmp_path / CONSUMER, CONSUMER, via_cli)
+    declare_domains(sales, finance)
+    return sales, finance
+
+
+def declare_domains(sales: Path, finance: Path) -> None:
+    """Each team's side of the data product, in projects as `dayflow init` wrote them."""
 
     def expose(raw: dict[str, Any]) -> None:
         _isolate(raw, sales)
@@ -95,7 +102,6 @@ def write_domains(tmp_path: Path, *, via_cli: bool = False) -> tuple[Path, Path]
 
     _edit_spec(sales, expose)
 
-    finance = scaffold(tmp_path / CONSUMER, CONSUMER, via_cli)
     (finance / "transform" / "sql" / "daily_events.sql").write_text(CONSUMER_SQL)
     (finance / "transform" / "seed" / "sales_daily_events.jsonl").write_text("")
 
@@ -124,7 +130,6 @@ def write_domains(tmp_path: Path, *, via_cli: bool = False) -> tuple[Path, Path]
         }
 
     _edit_spec(finance, consume)
-    return sales, finance
 
 
 def write_consumer_seed(finance: Path, rows: list[dict[str, Any]]) -> None:
