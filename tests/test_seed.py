@@ -177,3 +177,24 @@ def test_seeding_dev_without_yes_is_refused_in_one_line(
     err = capsys.readouterr().err.splitlines()
     assert exited.value.code == 2
     assert err == ["error: seeding dev replaces its source tables (expected --yes to confirm)"]
+
+
+def test_consumed_tables_are_seeded_locally_only(tmp_path: Path) -> None:
+    from dayflow.errors import UserError
+    from dayflow.seed import get_seeded_tables
+    from dayflow.spec import load_spec
+    from tests.domains.projects import CONSUMED, write_domains
+
+    _, finance_dir = write_domains(tmp_path)
+    finance = load_spec(finance_dir / "dayflow.yaml")
+    local = get_seeded_tables(finance, [CONSUMED])[CONSUMED]
+    prefix = finance.environments["local"].dataset_prefix
+    assert (local.dataset, local.table) == (f"{prefix}sales__mart", "daily_events")
+    assert local.columns == {
+        "event_date": ("DATE", "REQUIRED"),
+        "event_type": ("STRING", "REQUIRED"),
+        "amount": ("FLOAT64", "NULLABLE"),
+    }
+    # In dev the table is the producer's: never loaded by the consumer.
+    with pytest.raises(UserError, match=r"^--table 'sales.mart.daily_events' is not a table with"):
+        get_seeded_tables(finance, [CONSUMED], "dev")

@@ -245,10 +245,12 @@ def ensure_table(client: bigquery.Client, project: str, dataset_id: str, table: 
             for c in table.columns
         ],
     )
-    bq_table.time_partitioning = bigquery.TimePartitioning(
-        type_=bigquery.TimePartitioningType.DAY, field=table.partition_field
-    )
-    bq_table.require_partition_filter = table.require_partition_filter
+    if table.partition_field:
+        bq_table.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY, field=table.partition_field
+        )
+        bq_table.require_partition_filter = table.require_partition_filter
+    bq_table.labels = dict(table.labels)
     if table.clustering:
         bq_table.clustering_fields = list(table.clustering)
     bq_table.description = table.description

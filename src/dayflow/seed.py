@@ -1,5 +1,9 @@
 """`dayflow seed`: load the declared seed files of source tables, with their declared schemas.
 
+Locally it also loads the seed files of consumed tables (other domains' data products) into
+their local copies (`dayflow.spec_domains`); elsewhere those are the producers' tables, never
+loaded.
+
 Each table is replaced by one load job (WRITE_TRUNCATE on the plain table id: the local
 emulator mistakes a `$` partition decorator for part of the table name, see LOCAL_STACK.md),
 so seeding twice leaves one copy. The row count is checked after each load.
@@ -8,6 +12,7 @@ so seeding twice leaves one copy. The row count is checked after each load.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -22,21 +27,51 @@ if TYPE_CHECKING:
     from dayflow.spec_sources import SourceTable
 
 
-def get_seeded_tables(spec: Spec, only: list[str] | None = None) -> dict[str, SourceTable]:
-    """The declared tables with a seed file, as `source.table`, narrowed to `only` if given."""
+@dataclass(frozen=True)
+class SeededTable:
+    """A table a seed file is loaded into: its dataset id, columns (name: (type, mode)), file."""
+
+    dataset: str
+    table: str
+    columns: dict[str, tuple[str, str]]
+    seed: str
+
+
+def get_seeded_tables(
+    spec: Spec, only: list[str] | None = None, env: str = "local"
+) -> dict[str, SeededTable]:
+    """The declared tables with a seed file, as `source.table` (and locally consumed tables as
+    `domain.dataset.table`), narrowed to `only` if given."""
+    from dayflow.spec_domains import get_consumed_ref
+
     seeded = {
-        f"{name}.{table_name}": table
+        f"{name}.{table_name}": SeededTable(
+            name,
+            table_name,
+            {c: (t, "NULLABLE") for c, t in table.columns.items()},
+            str(table.seed),
+        )
         for name, source in spec.sources.items()
         for table_name, table in source.tables.items()
         if table.seed is not None
     }
+    if env == "local":
+        for key, consumed in spec.consumes.items():
+            if consumed.seed is not None:
+                _, dataset, table = get_consumed_ref(spec, key, env)
+                columns = {
+                    c: (col.type, "REQUIRED" if col.required else "NULLABLE")
+                    for c, col in consumed.columns.items()
+                }
+                seeded[key] = SeededTable(dataset, table, columns, consumed.seed)
     if only is None:
         return seeded
     for wanted in only:
         if wanted not in seeded:
             raise UserError(
-                f"--table {wanted!r} is not a source table with a seed file "
-                f"(expected one of: {', '.join(seeded) or 'none declared'})"
+                f"--table {wanted!r} is not a table with a seed file in env {env!r} "
+                f"(expected one of: {', '.join(seeded) or 'none declared'}; consumed tables "
+                "are seeded locally only)"
             )
     return {name: seeded[name] for name in dict.fromkeys(only)}
 
@@ -62,21 +97,25 @@ def seed_sources(
     missing one is an error. `only` narrows to tables named `source.table`.
     """
     from google.api_core.exceptions import BadRequest, NotFound
+    from google.cloud import bigquery
 
     project = spec.get_environment(env).gcp_project
     counts: dict[str, int] = {}
-    for name, table in get_seeded_tables(spec, only).items():
-        dataset = name.partition(".")[0]
+    for name, table in get_seeded_tables(spec, only, env).items():
+        dataset = table.dataset
         if env == "local":
             client.create_dataset(f"{project}.{dataset}", exists_ok=True)
         path = spec.root / str(table.seed)
-        config = _load_config(table, "WRITE_TRUNCATE")
+        config = bigquery.LoadJobConfig(
+            schema=[bigquery.SchemaField(c, t, mode=m) for c, (t, m) in table.columns.items()],
+            write_disposition="WRITE_TRUNCATE",
+        )
         if path.suffix == ".csv":
             config.source_format = "CSV"
             config.skip_leading_rows = 1
         else:
             config.source_format = "NEWLINE_DELIMITED_JSON"
-        table_id = f"{project}.{name}"
+        table_id = f"{project}.{dataset}.{table.table}"
         try:
             with path.open("rb") as f:
                 client.load_table_from_file(f, table_id, job_config=config).result()

@@ -8,6 +8,7 @@ names the file, the field path and what was expected, e.g.
 from __future__ import annotations
 
 import functools
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +26,7 @@ from pydantic import (
 
 from dayflow.errors import SpecError
 from dayflow.partitions import Granularity, PartitionScheme
+from dayflow.spec_domains import ConsumedKey, ConsumedTable, Email, ExposedKey, ExposedTable
 from dayflow.spec_sources import Source, check_sources
 
 EnvironmentName = Literal["local", "dev", "prod"]
@@ -33,6 +35,8 @@ EnvironmentName = Literal["local", "dev", "prod"]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 # BigQuery dataset, table and column names; validated here so they can be quoted into SQL safely.
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")]
+# What a dbt or Dataform job reads: a logical dataset, or a consumed table (spec_domains).
+ReadName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,299}$|^[a-z][a-z0-9_.]+$")]
 # Pub/Sub topic ids need at least 3 characters.
 TopicName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{2,99}$")]
 
@@ -161,8 +165,9 @@ class DbtJob(_Job):
     # account write access on exactly these, and creates them.
     writes: list[Identifier] = Field(default_factory=list)
     # Datasets the project's models read besides those they write: the spec's logical datasets
-    # or declared `sources`. Infra grants the dbt account read access on exactly these.
-    reads: list[Identifier] = Field(default_factory=list)
+    # or declared `sources`, or consumed tables (`domain.dataset.table`, per table). Infra
+    # grants the dbt account read access on exactly these.
+    reads: list[ReadName] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes: `writes`, else the profile's `dataset`."""
@@ -190,8 +195,9 @@ class DataformJob(_Job):
     # `bigquery.datasets.get` on (dataEditor has it), so with these declared it issues none
     # (https://cloud.google.com/bigquery/docs/listing-datasets).
     writes: list[Identifier] = Field(default_factory=list)
-    # Datasets the project reads besides those it writes (spec datasets or declared `sources`).
-    reads: list[Identifier] = Field(default_factory=list)
+    # Datasets the project reads besides those it writes (spec datasets or declared `sources`),
+    # or consumed tables (`domain.dataset.table`).
+    reads: list[ReadName] = Field(default_factory=list)
 
     def get_written_datasets(self) -> tuple[str, ...]:
         """The logical datasets this job writes, as declared in `writes`."""
@@ -257,6 +263,9 @@ class TopicField(_Model):
     type: FieldType
     required: bool = False
     enum: list[str | int] | None = None
+    description: str = ""
+    # From this date the field may be removed (`dayflow contract check`, expand and contract).
+    deprecated: date | None = None
 
 
 class Topic(_Model):
@@ -281,6 +290,10 @@ class Spec(_Model):
     sources: dict[Identifier, Source] = Field(default_factory=dict)
     pipelines: dict[Name, Pipeline] = Field(default_factory=dict)
     topics: dict[TopicName, Topic] = Field(default_factory=dict)
+    # Many domains (dayflow.spec_domains): the team's group, data products, other domains' tables.
+    team_group: Email | None = None
+    exposes: dict[ExposedKey, ExposedTable] = Field(default_factory=dict)
+    consumes: dict[ConsumedKey, ConsumedTable] = Field(default_factory=dict)
     # The directory of the spec file: job files (`sql`, `project_dir`) are relative to it.
     root: Path = Field(default=Path(), exclude=True)
 
@@ -417,9 +430,11 @@ def check_spec(spec: Spec) -> list[str]:
         if cycle:
             problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
     from dayflow.spec_datasets import check_datasets  # it imports this module
+    from dayflow.spec_domains import check_domains
 
     problems += check_datasets(spec)
     problems += check_sources(spec)
+    problems += check_domains(spec)
     from dayflow.spec_types import check_types  # it imports this module
 
     problems += check_types(spec)

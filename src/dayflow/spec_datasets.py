@@ -51,7 +51,14 @@ def check_datasets(spec: Spec) -> list[str]:
             if not isinstance(job, DbtJob | DataformJob):
                 continue
             for dataset in job.reads:
-                if dataset not in known:
+                if "." in dataset:  # a consumed table
+                    if dataset not in spec.consumes:
+                        problems.append(
+                            f"pipelines.{name}.jobs.{job_name}.reads: unknown consumed table "
+                            f"{dataset!r} (expected one of consumes: "
+                            f"{', '.join(spec.consumes) or 'none declared'})"
+                        )
+                elif dataset not in known:
                     problems.append(
                         f"pipelines.{name}.jobs.{job_name}.reads: unknown dataset {dataset!r} "
                         f"(expected a dataset of the spec or a declared source: {', '.join(known)})"

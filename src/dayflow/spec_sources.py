@@ -63,6 +63,7 @@ def _check_seed(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_check_identifier)]
 ColumnType = Annotated[str, AfterValidator(_check_column_type)]
+SeedFile = Annotated[str, AfterValidator(_check_seed)]
 
 
 class _Model(BaseModel):
@@ -74,7 +75,7 @@ class SourceTable(_Model):
 
     columns: dict[Name, ColumnType] = Field(min_length=1)
     # A file next to the spec that `dayflow seed` loads into the table, replacing it.
-    seed: Annotated[str, AfterValidator(_check_seed)] | None = None
+    seed: SeedFile | None = None
 
 
 class Source(_Model):

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-FieldType = Literal["STRING", "INT64", "FLOAT64", "NUMERIC", "BOOL", "DATE", "TIMESTAMP", "JSON"]
+FieldType = Literal[
+    "STRING",
+    "INT64",
+    "FLOAT64",
+    "NUMERIC",
+    "BIGNUMERIC",
+    "BOOL",
+    "DATE",
+    "DATETIME",
+    "TIME",
+    "TIMESTAMP",
+    "JSON",
+    "BYTES",
+]
 Mode = Literal["NULLABLE", "REQUIRED", "REPEATED"]
 
 
@@ -20,7 +33,8 @@ class Column(NamedTuple):
 
 
 class TableDef(NamedTuple):
-    """A table's logical dataset, id, columns and DAY partitioning."""
+    """A table's logical dataset, id, columns and DAY partitioning (none if `partition_field`
+    is empty), and labels of its own besides the stack's."""
 
     dataset: str
     table: str
@@ -29,6 +43,7 @@ class TableDef(NamedTuple):
     clustering: tuple[str, ...] = ()
     require_partition_filter: bool = True
     description: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 # Append-only: every state change of a run is a new row; a run's state is its newest row.

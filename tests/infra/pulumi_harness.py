@@ -197,9 +197,9 @@ class Deployment:
 Deploy = Callable[..., Deployment]
 
 
-def read_stack_config(stack: str) -> dict[str, Any]:
-    """The `config:` of `Pulumi.<stack>.yaml`, as typed YAML values."""
-    raw = yaml.safe_load((EXAMPLE / f"Pulumi.{stack}.yaml").read_text())
+def read_stack_config(stack: str, project_dir: Path = EXAMPLE) -> dict[str, Any]:
+    """The `config:` of `<project_dir>/Pulumi.<stack>.yaml`, as typed YAML values."""
+    raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text())
     return dict(raw.get("config") or {})
 
 
@@ -216,13 +216,16 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     *,
     secrets: tuple[str, ...] = (),
+    project_dir: Path = EXAMPLE,
 ) -> Deployment:
-    """Run `infra/__main__.py` as stack `stack`, with `Pulumi.<stack>.yaml` plus `overrides`.
+    """Run `<project_dir>/infra/__main__.py` as stack `stack`, with `Pulumi.<stack>.yaml` plus
+    `overrides` (the example project by default).
 
     Override keys without a namespace are in the project's namespace (`dayflow:`); a value of
     None removes the key. Keys in `secrets` are read back as Pulumi secrets.
     """
-    config = read_stack_config(stack)
+    config = read_stack_config(stack, project_dir)
+    main = project_dir / "infra" / "__main__.py"
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"dayflow:{key}"
         if value is None:
@@ -230,8 +233,15 @@ def run_program(
         else:
             config[full] = value
     secret_keys = [k if ":" in k else f"dayflow:{k}" for k in secrets]
+    # Config keys live in the Pulumi project's namespace (`dayflow:` for the example, the domain
+    # for a scaffolded project).
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
     return run_under_mocks(
-        lambda: runpy.run_path(str(MAIN), run_name="__main__"), stack, config, secret_keys
+        lambda: runpy.run_path(str(main), run_name="__main__"),
+        stack,
+        config,
+        secret_keys,
+        project=project,
     )
 
 
@@ -240,11 +250,12 @@ def run_under_mocks(
     stack: str = "dev",
     config: Mapping[str, Any] | None = None,
     secret_keys: list[str] | None = None,
+    project: str = "dayflow",
 ) -> Deployment:
-    """Run `body` as a Pulumi program on a fresh mock engine; return what it registered."""
+    """Run `body` as Pulumi project `project` on a fresh mock engine; return what it registered."""
     mocks = GcpMocks()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="dayflow", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(
         {k: _as_config_string(v) for k, v in (config or {}).items()}, secret_keys=secret_keys
     )
@@ -349,6 +360,7 @@ class T:
     DATASET = "gcp:bigquery/dataset:Dataset"
     DATASET_IAM = "gcp:bigquery/datasetIamMember:DatasetIamMember"
     TABLE = "gcp:bigquery/table:Table"
+    TABLE_IAM = "gcp:bigquery/iamMember:IamMember"
     SERVICE = "gcp:cloudrunv2/service:Service"
     SERVICE_IAM = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
     WORKFLOW = "gcp:workflows/workflow:Workflow"

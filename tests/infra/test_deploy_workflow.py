@@ -140,3 +140,14 @@ def test_the_project_image_is_built_on_the_toolkit_build_of_the_same_commit() ->
     # What a preview names is the tag that main pushes for the same commit.
     assert env["PROJECT"] == stack_step("preview")["with"]["image"]
     assert JOBS["image"]["outputs"]["toolkit-image"] == "${{ steps.push.outputs.toolkit-image }}"
+
+
+def test_pull_requests_refuse_breaking_contract_changes_of_the_example() -> None:
+    job = JOBS["contract"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert job["steps"][0]["with"]["fetch-depth"] == 0  # the base ref must be there to compare
+    step = job["steps"][-1]
+    assert step["run"].startswith('.venv/bin/dayflow contract check --against "origin/$BASE_REF"')
+    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}  # never pasted into the script
+    assert step["run"].endswith("--spec examples/shop/dayflow.yaml")
+    assert "secrets." not in yaml.safe_dump(job)

@@ -30,6 +30,10 @@ RUNTIME_APIS = {
     "workflowexecutions.googleapis.com",  # the job-runner and backfills start executions
     "cloudbuild.googleapis.com",  # gen2 functions are built by Cloud Build
     "logging.googleapis.com",
+    # BigQuery reports each job's lineage to Dataplex once the Data Lineage API is on
+    # (https://cloud.google.com/dataplex/docs/use-lineage: "Data lineage tracks lineage
+    # information automatically when you enable the Data Lineage API").
+    "datalineage.googleapis.com",
 }
 
 

@@ -99,4 +99,28 @@ def test_policy_reads_snake_case_inputs_too() -> None:
         "gcp:cloudrunv2/service:Service", "svc", {"invoker_iam_disabled": True, "labels": {}}
     )
     assert [v.rule for v in found] == ["public service"]
-    assert check_resource("gcp:projects/iAMMember:IAMMember", "ok", {"role": "roles/viewer"}) == []
+    assert (
+        check_resource("gcp:projects/iAMMember:IAMMember", "ok", {"role": "roles/bigquery.jobUser"})
+        == []
+    )
+
+
+def test_policy_refuses_every_basic_role_including_viewer_on_a_table() -> None:
+    # Owner, Editor and Viewer are the basic roles
+    # (https://cloud.google.com/iam/docs/roles-overview#basic): never granted, at any level.
+    for role in ("roles/owner", "roles/editor", "roles/viewer"):
+        found = check_resource(
+            "gcp:bigquery/iamMember:IamMember", "t", {"role": role, "member": "group:g@x.example"}
+        )
+        assert [v.rule for v in found] == ["basic role"]
+
+
+def test_domain_stacks_pass_the_policy_with_team_groups_and_consumed_tables(
+    tmp_path: Path,
+) -> None:
+    from tests.domains.projects import write_domains
+    from tests.infra.pulumi_harness import run_program
+
+    a, b = write_domains(tmp_path)
+    for project in (a, b):
+        assert violations(run_program("dev", project_dir=project)) == []

@@ -29,7 +29,7 @@ from dayflow.spec import (
     ReplacePartition,
     Spec,
 )
-from dayflow.warehouse import TableRef, validate_identifier
+from dayflow.warehouse import TableRef, classify_error, validate_identifier
 from job_runner.domain.faults import Faults
 from job_runner.domain.lifecycle import RunLifecycle, RunOutcome, RunRequest, RunTicket
 from job_runner.domain.writes import PartitionWriter, WriteStats
@@ -289,8 +289,10 @@ class JobRunner:
             faults = self.faults
             hang = lambda: faults.hang_after_submit(partition.key)  # noqa: E731
         if isinstance(job, BigQuerySqlJob):
+            select_sql = self.get_select_sql(job)
+            self._check_contract(job, select_sql, partition)
             return self.writer.write(
-                self.get_destination(job), job.destination, job.write, self.get_select_sql(job),
+                self.get_destination(job), job.destination, job.write, select_sql,
                 partition.get_query_parameters(), job_id_base, deadline, hang,
             )  # fmt: skip
         if isinstance(job, DedupJob):
@@ -340,13 +342,42 @@ class JobRunner:
             details=details,
         )
 
+    def _check_contract(self, job: BigQuerySqlJob, select_sql: str, partition: Partition) -> None:
+        """Refuse to write an exposed table unless the SELECT returns exactly its declared
+        columns and types: a dry run (free, nothing written) reports the SELECT's schema."""
+        key = f"{job.destination.dataset}.{job.destination.table}"
+        exposed = self.spec.exposes.get(key)
+        if exposed is None:
+            return
+        from google.cloud import bigquery
+
+        from dayflow.contracts import check_select_schema
+
+        config = bigquery.QueryJobConfig(
+            dry_run=True, query_parameters=partition.get_query_parameters()
+        )
+        try:
+            schema = self.client.query(select_sql, job_config=config).schema or []
+        except Exception as err:
+            raise classify_error(err) from err
+        problems = check_select_schema(key, exposed, [(f.name, f.field_type) for f in schema])
+        if problems:
+            raise WarehouseError("; ".join(problems), transient=False)
+
     def render_sql(self, sql: str) -> str:
-        """Replace `{{ dataset:NAME }}` with this environment's dataset id for NAME."""
+        """Replace `{{ dataset:NAME }}` with this environment's dataset id for NAME, and
+        `{{ consumes:DOMAIN.DATASET.TABLE }}` with the consumed table's id here."""
+        from dayflow.spec_domains import CONSUMES_PLACEHOLDER, get_consumed_ref
 
         def dataset_id(match: re.Match[str]) -> str:
             return validate_identifier(self.environment.get_dataset_id(match[1]), "dataset")
 
-        return _DATASET_PLACEHOLDER.sub(dataset_id, sql)
+        def consumed_table(match: re.Match[str]) -> str:
+            if match[1] not in self.spec.consumes:  # load_spec refuses it; a guard for safety
+                raise UserError(f"SQL names {match[0]} which the spec does not consume")
+            return TableRef(*get_consumed_ref(self.spec, match[1], self.env)).sql
+
+        return CONSUMES_PLACEHOLDER.sub(consumed_table, _DATASET_PLACEHOLDER.sub(dataset_id, sql))
 
     def get_select_sql(self, job: BigQuerySqlJob | DedupJob) -> str:
         """The SELECT that a run of `job` writes (and the backfill estimate dry-runs)."""

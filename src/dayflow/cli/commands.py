@@ -16,6 +16,7 @@ MODULES = (
     "seed",
     "init",
     "image",
+    "contract",
 )
 
 

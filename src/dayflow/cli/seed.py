@@ -31,7 +31,9 @@ def seed(
 
     loaded = get_spec(spec)
     environment = get_env(env)
-    get_seeded_tables(loaded, table)  # bad --table names fail before anything is touched
+    get_seeded_tables(
+        loaded, table, environment
+    )  # bad --table names fail before anything is touched
     if environment != "local" and not yes:
         raise UserError(
             f"seeding {environment} replaces its source tables (expected --yes to confirm)"

@@ -1,8 +1,9 @@
 """What a spec asks of the warehouse: its datasets, the tables infra owns, and who may touch what.
 
 Pure functions over the spec (no Pulumi), so the access plan can be read and tested on its own.
-Destination tables of `bigquery_sql` jobs are not here: the job-runner creates them on first run
-(`CREATE TABLE IF NOT EXISTS ... AS SELECT ... WHERE FALSE`); infra creates their datasets only.
+Destination tables of `bigquery_sql` jobs are not here, unless exposed: the job-runner creates
+them on first run (`CREATE TABLE IF NOT EXISTS ... AS SELECT ... WHERE FALSE`); infra creates
+their datasets only.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dayflow.spec import (
 )
 from dayflow.spec import get_datasets as spec_datasets
 from dayflow.spec_datasets import get_sql_datasets
+from dayflow.spec_domains import get_consumed_ref, get_exposed_tables
 from dayflow.tables import DEAD_LETTER, LEDGER, TableDef, get_ingest_table
 
 Workload = Literal["job_runner", "ingest", "dbt", "dataform"]
@@ -29,9 +31,13 @@ DATA_VIEWER = "roles/bigquery.dataViewer"
 
 
 def get_owned_tables(spec: Spec) -> tuple[TableDef, ...]:
-    """The run ledger, each topic's ingest table, the dead-letter table, then semantic tables.
+    """The run ledger, each topic's ingest table, the dead-letter table, semantic tables, then
+    exposed tables.
 
     Semantic tables come from `dayflow.semantic`, the same definition the dedup job writes.
+    Exposed tables (data products) are created from their declared columns, so their
+    descriptions and owner reach the catalog; the job-runner then finds them and writes into
+    them (it creates only the other destinations of `bigquery_sql` jobs).
     """
     tables = [LEDGER]
     tables += [get_ingest_table(name, t.ingest_dataset) for name, t in spec.topics.items()]
@@ -41,6 +47,7 @@ def get_owned_tables(spec: Spec) -> tuple[TableDef, ...]:
         for job in pipeline.jobs.values():
             if isinstance(job, DedupJob):
                 tables.append(get_semantic_table(job.topic, spec.topics[job.topic], job))
+    tables += get_exposed_tables(spec)
     unique = {(t.dataset, t.table): t for t in tables}
     return tuple(unique.values())
 
@@ -115,14 +122,18 @@ def get_source_datasets(spec: Spec) -> dict[Workload, tuple[str, ...]]:
     return reads
 
 
-def _get_reads(spec: Spec, kind: type[DbtJob] | type[DataformJob]) -> list[str]:
-    """Every dataset the jobs of `kind` declare in `reads`."""
+def _get_reads(
+    spec: Spec, kind: type[DbtJob] | type[DataformJob], consumed: bool = False
+) -> list[str]:
+    """Every dataset the jobs of `kind` declare in `reads` (or, with `consumed`, every consumed
+    table: `domain.dataset.table`)."""
     return [
         d
         for p in spec.pipelines.values()
         for j in p.jobs.values()
         if isinstance(j, DbtJob | DataformJob) and isinstance(j, kind)
         for d in j.reads
+        if ("." in d) == consumed
     ]
 
 
@@ -156,3 +167,28 @@ def get_dataset_roles(spec: Spec) -> dict[Workload, dict[str, str]]:
         roles[workload] = {d: DATA_VIEWER for d in reads}
         roles[workload].update({d: DATA_EDITOR for d in writes})
     return roles
+
+
+def get_team_grants(spec: Spec) -> dict[str, str]:
+    """The team group's role on each of the domain's own datasets: read, dataset by dataset."""
+    if spec.team_group is None:
+        return {}
+    return {dataset: DATA_VIEWER for dataset in get_datasets(spec)}
+
+
+def get_consumed_tables(spec: Spec, env: str) -> dict[str, tuple[str, str, str]]:
+    """Each consumed table's (project, dataset id, table) in environment `env`."""
+    return {key: get_consumed_ref(spec, key, env) for key in spec.consumes}
+
+
+def get_consumed_reads(spec: Spec) -> dict[Workload, tuple[str, ...]]:
+    """The consumed tables each workload reads: the job-runner every one (its SQL jobs name
+    them as `{{ consumes:... }}`); dbt and Dataform those their jobs list in `reads`."""
+    reads: dict[Workload, tuple[str, ...]] = {}
+    if spec.consumes:
+        reads["job_runner"] = tuple(spec.consumes)
+    for workload, kind in (("dbt", DbtJob), ("dataform", DataformJob)):
+        named = _get_reads(spec, kind, consumed=True)
+        if named:
+            reads[workload] = tuple(dict.fromkeys(named))  # type: ignore[index]
+    return reads

@@ -1,9 +1,10 @@
 """The security policy every stack must pass, as a check over registered resources.
 
 Rules: no public members (`allUsers`, `allAuthenticatedUsers`) anywhere; no basic roles
-(`roles/owner`, `roles/editor`) anywhere; no BigQuery admin or data owner above dataset level;
-no Cloud Run service with the IAM invoker check switched off. The tests run it over every
-resource the program registers, so a violation fails the build before anything is deployed.
+(`roles/owner`, `roles/editor`, `roles/viewer`) anywhere; no BigQuery admin or data owner above
+dataset level; no Cloud Run service with the IAM invoker check switched off. The tests run it
+over every resource the program registers, so a violation fails the build before anything is
+deployed.
 
 Resource state may come with camelCase keys (as the engine sends it) or snake_case keys (as
 the Python SDK takes them): both are read.
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
-BASIC_ROLES = frozenset({"roles/owner", "roles/editor"})
+# https://cloud.google.com/iam/docs/roles-overview#basic
+BASIC_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 # Allowed on one dataset, never on a project, folder or organization.
 BIGQUERY_ADMIN_ROLES = frozenset({"roles/bigquery.admin", "roles/bigquery.dataOwner"})
 # Resource types whose grants apply to a whole project, folder or organization.

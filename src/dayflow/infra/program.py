@@ -16,6 +16,12 @@ import pulumi
 from dayflow.infra import catalog
 from dayflow.infra.components import project_apis as api
 from dayflow.infra.components import service_accounts as sa
+from dayflow.infra.components.consumed_tables import (
+    ConsumedTable,
+    ConsumedTables,
+    ConsumedTablesArgs,
+    TableReader,
+)
 from dayflow.infra.components.event_ingest import EventIngest, EventIngestArgs
 from dayflow.infra.components.job_runner import JobRunnerArgs, JobRunnerService
 from dayflow.infra.components.operators import Operators, OperatorsArgs
@@ -51,7 +57,8 @@ def run(project_dir: Path) -> None:
     # The APIs each component calls (to create its resources) or its workload calls (at run time).
     COMPONENT_APIS: dict[str, tuple[str, ...]] = {
         "identities": (api.IAM,),
-        "warehouse": (api.BIGQUERY,),
+        # Lineage: BigQuery reports every job's lineage to Dataplex once the API is on.
+        "warehouse": (api.BIGQUERY, api.DATA_LINEAGE),
         "job-runner": (
             api.RUN,
             api.RESOURCE_MANAGER,
@@ -130,11 +137,17 @@ def run(project_dir: Path) -> None:
             location=cfg.region,
             dataset_ids={d: cfg.get_dataset_id(d) for d in catalog.get_datasets(spec)},
             tables=catalog.get_owned_tables(spec),
-            grants=tuple(
-                DatasetGrant(dataset, role, account, identities.get(account).member)
-                for workload, roles in catalog.get_dataset_roles(spec).items()
-                for account in [sa.WORKLOADS[workload]]
-                for dataset, role in roles.items()
+            grants=(
+                *(
+                    DatasetGrant(dataset, role, account, identities.get(account).member)
+                    for workload, roles in catalog.get_dataset_roles(spec).items()
+                    for account in [sa.WORKLOADS[workload]]
+                    for dataset, role in roles.items()
+                ),
+                *(
+                    DatasetGrant(dataset, role, "team", f"group:{spec.team_group}")
+                    for dataset, role in catalog.get_team_grants(spec).items()
+                ),
             ),
             source_grants=tuple(
                 DatasetGrant(source, catalog.DATA_VIEWER, account, identities.get(account).member)
@@ -147,6 +160,23 @@ def run(project_dir: Path) -> None:
         ),
         opts=needs("warehouse"),
     )
+
+    if spec.consumes:
+        ConsumedTables(
+            "consumed-tables",
+            ConsumedTablesArgs(
+                tables=tuple(
+                    ConsumedTable(key, *ref)
+                    for key, ref in catalog.get_consumed_tables(spec, cfg.environment).items()
+                ),
+                readers=tuple(
+                    TableReader(account, identities.get(account).member, tables)
+                    for workload, tables in catalog.get_consumed_reads(spec).items()
+                    for account in [sa.WORKLOADS[workload]]
+                ),
+            ),
+            opts=needs("warehouse"),
+        )
 
     # Callers the job-runner accepts besides the scheduler and Workflows
     # (JOB_RUNNER_OPERATOR_MEMBERS): each operator, and the operator account they impersonate.

@@ -29,6 +29,7 @@ from dayflow.local.process import get_free_port, is_port_open, start_process, st
 from dayflow.package_files import get_workflows_dir
 from dayflow.spec import Spec
 from dayflow.spec_datasets import get_all_datasets
+from dayflow.spec_domains import get_exposed_tables, get_local_copies
 from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
@@ -112,14 +113,16 @@ def start_workflows(
 
 
 def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
-    """Create the spec's datasets and the ledger in the emulator, as infra does in GCP."""
+    """Create the spec's datasets, the ledger and the exposed tables in the emulator, as infra
+    does in GCP; and the local copies of consumed tables (empty until `dayflow seed`)."""
     environment = spec.get_environment("local")
     with make_bigquery_client(LOCAL_PROJECT, bigquery_endpoint) as client:
         for dataset in get_all_datasets(spec):  # dbt's and Dataform's too, as infra creates
             client.create_dataset(
                 f"{LOCAL_PROJECT}.{environment.get_dataset_id(dataset)}", exists_ok=True
             )
-        ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(LEDGER.dataset), LEDGER)
+        for table in (LEDGER, *get_exposed_tables(spec), *get_local_copies(spec)):
+            ensure_table(client, LOCAL_PROJECT, environment.get_dataset_id(table.dataset), table)
 
 
 def up(

@@ -19,6 +19,9 @@ BIGQUERY = "bigquery.googleapis.com"
 CLOUD_BUILD = "cloudbuild.googleapis.com"
 CLOUD_FUNCTIONS = "cloudfunctions.googleapis.com"
 DATAFORM = "dataform.googleapis.com"
+# With the Data Lineage API on, BigQuery reports each job's lineage to Dataplex by itself
+# (https://cloud.google.com/dataplex/docs/use-lineage).
+DATA_LINEAGE = "datalineage.googleapis.com"
 EVENTARC = "eventarc.googleapis.com"
 IAM = "iam.googleapis.com"
 # The job-runner mints tokens of the dbt and Dataform accounts (impersonation).

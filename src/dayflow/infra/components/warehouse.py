@@ -61,12 +61,15 @@ class Warehouse(pulumi.ComponentResource):
 
     Creates:
     - `bigquery.Dataset` per logical dataset, physical id from the spec's `dataset_prefix`;
-    - `bigquery.Table` per owned table (ledger, ingest, dead-letter, semantic), time-partitioned
-      on its partition field, clustered, with `require_partition_filter` as its `TableDef` says;
+    - `bigquery.Table` per owned table (ledger, ingest, dead-letter, semantic, exposed), time-
+      partitioned on its partition field, clustered, with `require_partition_filter` as its
+      `TableDef` says, with its table and column descriptions and its own labels (an exposed
+      table's `owner`: the catalog that BigQuery and Dataplex show);
     - `bigquery.DatasetIamMember` per grant, and per grant on a source dataset (a dataset
       someone else owns: only the member is added to its policy, the dataset is left alone).
 
-    Secure defaults: roles are granted per dataset, never per project; every dataset and table
+    Secure defaults: roles are granted per dataset, never per project (the team group's read
+    access too); every dataset and table
     carries the stack's labels; with `deletion_protection` tables refuse deletion, datasets and
     tables get `deletion_policy=PREVENT`, and datasets keep their contents on destroy.
     """
@@ -108,7 +111,7 @@ class Warehouse(pulumi.ComponentResource):
                 time_partitioning={"type": "DAY", "field": t.partition_field},
                 require_partition_filter=t.require_partition_filter,
                 clusterings=list(t.clustering) or None,
-                labels=labels,
+                labels={**labels, **dict(t.labels)},
                 deletion_protection=args.deletion_protection,
                 deletion_policy=policy,
                 opts=child,
