@@ -1,7 +1,7 @@
 """The job-runner over real HTTP against the BigQuery emulator.
 
 (Reruns and concurrent runs of the example's partitions, through the whole local stack, are in
-tests/test_example_local_stack.py.)"""
+examples/shop/tests/test_shop.py.)"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The example project on its whole local stack, through the `dayflow_project` fixture of
-dayflow.testing (the spec is the pytest ini option `dayflow_spec`: examples/shop/dayflow.yaml):
+"""The shop on its whole local stack, through the `dayflow_project` fixture of dayflow.testing
+(the spec is the pytest ini option `dayflow_spec`: this project's dayflow.yaml):
 reruns, concurrent runs and backfills leave exactly one run's rows, by checksum.
 
 The stack is shared by the session: each test uses partitions of its own.
