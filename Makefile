@@ -92,7 +92,7 @@ typecheck: venv
 # built once. PYTEST_WORKERS=0 runs them in this process.
 PYTEST_WORKERS ?= 2
 pytest: venv
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test: lint typecheck pytest
 
