@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,6 +27,7 @@ from dayflow.errors import SpecError
 from dayflow.partitions import Granularity, PartitionScheme
 from dayflow.spec_domains import ConsumedKey, ConsumedTable, Email, ExposedKey, ExposedTable
 from dayflow.spec_sources import Source, check_sources
+from dayflow.spec_yaml import read_spec_yaml
 
 EnvironmentName = Literal["local", "dev", "prod"]
 
@@ -335,14 +335,7 @@ def get_datasets(spec: Spec) -> list[str]:
 def load_spec(path: str | Path) -> Spec:
     """Load and validate a spec file; raise `SpecError` with one line per problem."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"{path}: file not found (expected a dayflow.yaml spec)") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{path}:{where}: not valid YAML ({getattr(err, 'problem', err)})") from err
+    raw = read_spec_yaml(path)
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     try:

@@ -225,3 +225,43 @@ def test_schedules_cloud_scheduler_accepts_validate(
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     result = cli("validate", "--spec", str(path))
     assert result.code == 0, result.err
+
+
+def test_validate_of_a_directory_is_one_line_naming_the_file_expected(
+    cli: RunCli, tmp_path: Path
+) -> None:
+    result = cli("validate", "--spec", str(tmp_path))
+    assert result.code == 2
+    assert result.err_lines == [
+        f"error: {tmp_path}: is a directory (expected a spec file, e.g. {tmp_path / 'dayflow.yaml'})"
+    ]
+
+
+def test_validate_of_a_file_that_is_not_utf8_is_one_line_naming_the_offset(
+    cli: RunCli, tmp_path: Path
+) -> None:
+    spec = tmp_path / "dayflow.yaml"
+    head = b"version: 1\nname: caf"
+    spec.write_bytes(head + "é\n".encode("latin-1"))
+    result = cli("validate", "--spec", str(spec))
+    assert result.code == 2
+    assert result.err_lines == [
+        f"error: {spec}: not UTF-8 at byte offset {len(head)} (expected a UTF-8 text file)"
+    ]
+
+
+def test_validate_refuses_a_duplicate_key_naming_both_lines(cli: RunCli, tmp_path: Path) -> None:
+    # A second `pipelines:` block would otherwise silently replace the first one.
+    spec = read_example_spec()
+    text = yaml.safe_dump(spec, sort_keys=False)
+    text += "pipelines:\n  other: {granularity: day, timezone: UTC, jobs: {}}\n"
+    path = tmp_path / "dayflow.yaml"
+    path.write_text(text)
+    first = 1 + text.splitlines().index("pipelines:")
+    second = len(text.splitlines()) - 1
+    result = cli("validate", "--spec", str(path))
+    assert result.code == 2
+    assert result.err_lines == [
+        f"error: {path}: line {second}: not valid YAML (duplicate key 'pipelines' "
+        f"(first on line {first}; expected each key once))"
+    ]
