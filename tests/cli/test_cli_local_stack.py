@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -70,27 +71,38 @@ def test_only_the_dead_services_are_named(
     ]
 
 
+async def refusing_job_runner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A job-runner that refuses every request with a 422, as it refuses bad arguments."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 422, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"detail": "refused by the test"}'})
+
+
 def test_the_local_workflows_engine_keeps_executions_across_restarts(tmp_path: Path) -> None:
     """The engine process `dayflow local up` starts, restarted as `local up` restarts it. The
-    backfill fails at once: no job-runner answers its plan request."""
+    backfill fails at once: the job-runner refuses its plan request (a refused argument is not
+    retried; a job-runner that is not there at all would be retried with backoff, for minutes)."""
     state = tmp_path / "state"
 
-    def restart() -> WorkflowsExecutions:
+    def restart(job_runner_url: str) -> WorkflowsExecutions:
         stop_process("workflows", state)
         grpc_port = get_free_port()
-        start_workflows(state, f"http://127.0.0.1:{get_free_port()}", grpc_port, LOCATION)
+        start_workflows(state, job_runner_url, grpc_port, LOCATION)
         return WorkflowsExecutions("local", LOCATION, f"127.0.0.1:{grpc_port}")
 
     try:
-        executions = restart()
-        started = executions.start("backfill", {"pipeline": "shop_daily", "start": "2024-01-01",
-                                                "end": "2024-01-01", "concurrency": 99})  # fmt: skip
-        while not (finished := executions.get(started.name)).is_done:
-            time.sleep(0.05)
+        with Server(refusing_job_runner) as job_runner:
+            executions = restart(job_runner.url)
+            started = executions.start("backfill", {"pipeline": "shop_daily", "start": "2024-01-01",
+                                                    "end": "2024-01-01"})  # fmt: skip
+            while not (finished := executions.get(started.name)).is_done:
+                time.sleep(0.05)
         assert finished.state == "FAILED"
-        assert "ConnectionFailedError" in str(finished.error)
+        assert "refused by the test" in str(finished.error)
 
-        listed = restart().list("backfill")
+        listed = restart(job_runner.url).list("backfill")
         assert [(e.name, e.state, e.argument) for e in listed] == [
             (started.name, "FAILED", started.argument)
         ]
@@ -99,7 +111,7 @@ def test_the_local_workflows_engine_keeps_executions_across_restarts(tmp_path: P
         stop_process("workflows", state)
         erase(state)  # what `dayflow local up --fresh` does after stopping the stack
         assert not get_history_file(state).exists()
-        assert restart().list("backfill") == []
+        assert restart(job_runner.url).list("backfill") == []
     finally:
         stop_process("workflows", state)
 
