@@ -14,9 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from dayflow.errors import DayflowError, NotFoundError, UserError
+from dayflow.partition_bounds import check_partition_key
 
 if TYPE_CHECKING:
     from dayflow.runner_client import JobRunnerClient
+    from dayflow.spec import Spec
 
 # Jobs of one wave in flight at once (the job-runner holds each run; these threads only wait).
 MAX_PARALLEL_JOBS = 8
@@ -72,9 +74,18 @@ def get_waves(client: JobRunnerClient, pipeline: str, partition_key: str) -> lis
     return waves
 
 
-def get_first_failure(records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The first failed record of `run_partition`'s, or None when every job succeeded."""
-    return next((r for r in records if r["status"] == "failed"), None)
+def check_run(spec: Spec, pipeline: str, partition_key: str, job: str | None = None) -> None:
+    """Refuse, from the spec and before the job-runner is called, an unknown pipeline or job and
+    a key that is not one of the pipeline's partitions (such as an hour DST skips): the caller's
+    mistake, not a run that failed (the job-runner would answer both with a 4xx, as it answers a
+    run's permanent failure)."""
+    spec_pipeline = spec.get_pipeline(pipeline)
+    check_partition_key(pipeline, spec_pipeline, partition_key)
+    if job is not None and job not in spec_pipeline.jobs:
+        raise NotFoundError(
+            f"unknown job {job!r} in pipeline {pipeline!r} "
+            f"(expected one of: {', '.join(spec_pipeline.jobs)})"
+        )
 
 
 def _record(

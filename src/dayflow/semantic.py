@@ -48,6 +48,7 @@ from datetime import timedelta
 from dayflow.errors import SpecError
 from dayflow.ingest_config import MAX_EVENT_TIME_AHEAD
 from dayflow.spec import DedupJob, Topic
+from dayflow.spec_types import EVENT_TIME_TYPES, KEY_TYPES
 from dayflow.tables import TOPIC_FIELD_TYPES, Column, TableDef, get_ingest_table
 from dayflow.warehouse import TableRef, validate_identifier
 
@@ -63,8 +64,6 @@ HISTORY_COLUMNS = (
     Column("is_current", "BOOL", "REQUIRED", "no later version was known at build time"),
 )
 _RESERVED = {c.name for c in (*MESSAGE_COLUMNS, *HISTORY_COLUMNS)}
-# Types a business key may have: BigQuery cannot partition a window or cluster by the others.
-_KEY_TYPES = ("string", "integer", "boolean", "timestamp", "date")
 _EXTRACT = {
     "string": "JSON_VALUE(data, '$.{name}')",
     "integer": "CAST(JSON_VALUE(data, '$.{name}') AS INT64)",
@@ -223,13 +222,13 @@ def _check(topic_name: str, topic: Topic, job: DedupJob) -> bool:
                 "(expected another field name)"
             )
     for name in topic.key:
-        if topic.fields[name].type not in _KEY_TYPES:
+        if topic.fields[name].type not in KEY_TYPES:
             raise SpecError(
                 f"topics.{topic_name}.key: field {name!r} is a {topic.fields[name].type} "
-                f"(expected one of: {', '.join(_KEY_TYPES)})"
+                f"(expected one of: {', '.join(KEY_TYPES)})"
             )
     event_type = topic.fields[topic.event_time].type
-    if event_type not in ("timestamp", "date"):
+    if event_type not in EVENT_TIME_TYPES:
         raise SpecError(
             f"topics.{topic_name}.event_time: field {topic.event_time!r} is a {event_type} "
             "(expected a timestamp or date field)"

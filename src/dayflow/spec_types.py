@@ -14,7 +14,8 @@ from __future__ import annotations
 from dayflow.errors import SpecError
 from dayflow.spec import DedupJob, Spec, Topic
 
-# Types a business key may have (the semantic layer's `PARTITION BY` and clustering).
+# Types a business key may have: BigQuery cannot partition a window or cluster by the others
+# (the semantic layer's `PARTITION BY` and clustering, which use these too).
 KEY_TYPES = ("string", "integer", "boolean", "timestamp", "date")
 EVENT_TIME_TYPES = ("timestamp", "date")
 

@@ -24,10 +24,8 @@ from dayflow.cli.context import (
 )
 from dayflow.cli.output import one_line, print_json
 from dayflow.cli.styles import STATUS_STYLE
-from dayflow.errors import DayflowError, NotFoundError
-from dayflow.partition_bounds import check_partition_key
-from dayflow.partition_runs import run_partition
-from dayflow.spec import Pipeline
+from dayflow.errors import DayflowError
+from dayflow.partition_runs import check_run, run_partition
 
 
 @app.command()
@@ -41,9 +39,7 @@ def run(
     impersonate: ImpersonateOption = None,
 ) -> None:
     """Run the jobs of one partition in dependency order through the job-runner."""
-    spec_pipeline = get_spec(spec_path).get_pipeline(pipeline)
-    check_partition_key(pipeline, spec_pipeline, partition)
-    check_job(pipeline, spec_pipeline, job)
+    check_run(get_spec(spec_path), pipeline, partition, job)
     with get_job_runner(env, impersonate, spec_path) as client:
         outcomes = [_outcome(r) for r in run_partition(client, pipeline, partition, job)]
     failed = [o for o in outcomes if o["status"] == "failed"]
@@ -59,15 +55,6 @@ def run(
         raise DayflowError(
             f"job {first['job']!r} failed for partition {partition}: {first['error']}{more}"
             + (f" ({not_run} downstream job(s) not run)" if not_run else "")
-        )
-
-
-def check_job(pipeline_name: str, pipeline: Pipeline, job: str | None) -> None:
-    """Refuse a `--job` the pipeline does not have, naming the jobs it has."""
-    if job is not None and job not in pipeline.jobs:
-        raise NotFoundError(
-            f"unknown job {job!r} in pipeline {pipeline_name!r} "
-            f"(expected one of: {', '.join(pipeline.jobs)})"
         )
 
 

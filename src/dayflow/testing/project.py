@@ -180,11 +180,11 @@ class LocalProject:
         A failed job does not raise: its record has `status: "failed"` and `error`, and its
         downstream jobs are `not run` (see `assert_succeeded`).
         """
-        from dayflow.partition_runs import run_partition
+        from dayflow.partition_runs import check_run, run_partition
 
         __tracebackhide__ = True
         with user_errors_fail_the_test():
-            self._check_run(pipeline, partition_key, job)
+            check_run(self.spec, pipeline, partition_key, job)
             return run_partition(self.runner, pipeline, partition_key, job)
 
     def backfill(
@@ -307,22 +307,6 @@ class LocalProject:
             raise AssertionError(
                 f"{pipeline} {start}..{end or start}: {len(problems)} of {checked} partition "
                 "jobs did not succeed:\n" + "\n".join(problems)
-            )
-
-    # Checks of names the spec declares, before anything is asked of the stack.
-
-    def _check_run(self, pipeline: str, partition_key: str, job: str | None) -> None:
-        """A bad key or an unknown job is the caller's mistake, not a run that failed (the
-        job-runner would answer both with a 4xx, as it answers a run's permanent failure)."""
-        from dayflow.errors import UserError
-        from dayflow.partition_bounds import check_partition_key
-
-        spec_pipeline = self.spec.get_pipeline(pipeline)
-        check_partition_key(pipeline, spec_pipeline, partition_key)
-        if job is not None and job not in spec_pipeline.jobs:
-            raise UserError(
-                f"unknown job {job!r} in pipeline {pipeline!r} "
-                f"(expected one of: {', '.join(spec_pipeline.jobs)})"
             )
 
     def _get_logical_names(self, pipeline: str) -> dict[str, str]:
