@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from dayflow.logs import configure_logging
 from job_runner.api.body_limit import BodyLimitMiddleware
 from job_runner.api.callers import add_caller_checks, log_caller_checks
 from job_runner.api.request_id import RequestIdMiddleware
 from job_runner.api.routes import backfills, health, pipelines, runs
+from job_runner.api.trace import TraceMiddleware
 from job_runner.core.config import JobRunnerSettings, get_settings
 from job_runner.errors import UnexpectedErrorMiddleware, add_error_handlers
 from job_runner.models import ERROR_RESPONSES
@@ -21,7 +23,9 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log_caller_checks(app.state.settings or get_settings())
+        settings = app.state.settings or get_settings()
+        configure_logging(settings.log_format, settings.gcp_project)
+        log_caller_checks(settings)
         yield
         runner = getattr(app.state, "runner", None)
         if runner is not None:
@@ -45,6 +49,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, get_max_bytes=get_max_body_bytes)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TraceMiddleware)
     app.include_router(health.router)
     app.include_router(runs.router)
     app.include_router(pipelines.router)

@@ -11,6 +11,7 @@ expired the run reads as `stale`, which plans treat as failed. `stale` is derive
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,6 +23,8 @@ from dayflow.warehouse import TableRef, classify_error
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
+_log = logging.getLogger("dayflow.runs")
+
 RunStatus = Literal["queued", "running", "succeeded", "failed", "stale"]
 # The statuses a plan's only=failed re-runs: failed, and running past its lease (crashed).
 FAILED_STATUSES = frozenset({"failed", "stale"})
@@ -29,6 +32,34 @@ FAILED_STATUSES = frozenset({"failed", "stale"})
 
 def get_run_id(pipeline: str, job: str, partition_key: str, attempt: int) -> str:
     return f"{pipeline}/{job}/{partition_key}/{attempt}"
+
+
+def log_state_change(record: RunRecord) -> None:
+    """One log line per state change of a run, with its labels (dayflow.logs).
+
+    A permanent failure is an ERROR (what the failed-run alert counts), a transient one a
+    WARNING (a retry follows). The error text stays in the ledger: it may quote row values.
+    """
+    failed = record.status == "failed"
+    level = logging.INFO
+    if failed:
+        level = logging.ERROR if record.error_kind == "permanent" else logging.WARNING
+    kind = f" ({record.error_kind})" if failed and record.error_kind else ""
+    fields = {
+        "pipeline": record.pipeline,
+        "job": record.job,
+        "partition_key": record.partition_key,
+        "attempt": record.attempt,
+        "backfill_id": record.backfill_id,
+        "bigquery_job_id": record.bigquery_job_id,
+        "execution": record.request_key,
+        "status": record.status,
+        "error_kind": record.error_kind,
+        "rows_written": record.rows_written,
+        "duration_seconds": record.duration_seconds,
+    }
+    extra = {key: value for key, value in fields.items() if value is not None}
+    _log.log(level, "run %s %s%s", record.run_id, record.status, kind, extra=extra)
 
 
 @dataclass(frozen=True)
@@ -131,6 +162,8 @@ class RunLedger:
             raise classify_error(err) from err
         if errors:
             raise classify_error(RuntimeError(f"ledger insert failed: {errors}"))
+        for record in records:
+            log_state_change(record)
 
     def get_states(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -72,9 +73,20 @@ class JobRunnerClient:
         headers = {"Authorization": f"Bearer {id_token}"} if id_token else {}
         self._sleep = sleep
         self.base_url = base_url.rstrip("/")
+        # One trace per client (one CLI command): every call sends it in `traceparent`, so the
+        # job-runner's log lines of the whole command share it (dayflow.logs), and an error
+        # names it. Flags 00: not sampled; Cloud Trace records nothing, logs still carry the id.
+        self.trace_id = secrets.token_hex(16)
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, auth=auth
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+            auth=auth,
+            event_hooks={"request": [self._add_traceparent]},
         )
+
+    def _add_traceparent(self, request: httpx.Request) -> None:
+        request.headers["traceparent"] = f"00-{self.trace_id}-{secrets.token_hex(8)}-00"
 
     @classmethod
     def for_cloud_run(
@@ -182,4 +194,7 @@ class JobRunnerClient:
             raise NotFoundError(str(detail))
         if 400 <= response.status_code < 500:
             raise UserError(str(detail))
-        raise DayflowError(f"job-runner answered {response.status_code}: {detail}")
+        raise DayflowError(
+            f"job-runner answered {response.status_code}: {detail} "
+            f"(its logs: trace {self.trace_id})"
+        )

@@ -36,6 +36,9 @@ class JobRunnerSettings(BaseSettings):
     # 202 `running`: short jobs then finish in one call, which saves the workflow a poll
     # (3 billed steps). Far below Workflows' 1,800 s HTTP timeout.
     run_hold_seconds: float = Field(default=20.0, ge=0, le=300)
+    # Logs on stdout (dayflow.logs): Cloud Logging's JSON in GCP; readable lines locally, where
+    # `dayflow local up` sets `text`.
+    log_format: Literal["json", "text"] = "json"
     # Tests only: a JSON file of failures to inject (see job_runner.domain.faults).
     faults_file: Path | None = None
     # The accounts dbt and Dataform jobs act as in GCP (impersonated; the job-runner holds

@@ -36,6 +36,7 @@ caller's retry starts the next attempt.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -262,7 +263,9 @@ class RunLifecycle:
         lease = now + timedelta(seconds=timeout + LEASE_MARGIN_SECONDS)
         try:
             self._record(request, attempt, day, "running", lease)
-            self._pool.submit(self._execute, ticket, timeout, lease)
+            # In the caller's context: the run's log lines carry the request's trace id.
+            context = contextvars.copy_context()
+            self._pool.submit(context.run, self._execute, ticket, timeout, lease)
         except Exception as err:
             future.set_exception(err)
             raise

@@ -153,7 +153,12 @@ def start_ingest(
     config_file = write_ingest_config(spec, env, state_dir / "ingest_config.json")
     function = serve_function(
         state_dir,
-        get_ingest_env(spec, env, config_file=config_file, bigquery_endpoint=bigquery_endpoint),
+        {
+            **get_ingest_env(
+                spec, env, config_file=config_file, bigquery_endpoint=bigquery_endpoint
+            ),
+            "INGEST_LOG_FORMAT": "text",  # readable lines in the local log file
+        },
     )
     try:
         state = _start_delivery(

@@ -79,6 +79,7 @@ def start_job_runner(
         state_dir=state_dir,
         env={
             "JOB_RUNNER_ENV": "local",
+            "JOB_RUNNER_LOG_FORMAT": "text",
             "JOB_RUNNER_SPEC_PATH": str(spec_path.resolve()),
             "JOB_RUNNER_BIGQUERY_ENDPOINT": bigquery_endpoint,
             "JOB_RUNNER_WORKFLOWS_ENDPOINT": workflows_grpc,

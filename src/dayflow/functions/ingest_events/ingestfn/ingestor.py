@@ -4,7 +4,6 @@ dead-letter with the reason. One `Ingestor` per function instance, shared by all
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from ingestfn.errors import (
     Rejection,
     WriteError,
 )
+from ingestfn.logs import configure_logging, logger
 from ingestfn.settings import IngestConfig, Settings, TopicSchema, load_config
 from ingestfn.validation import check_schema, decode_payload, parse_json
 
@@ -66,6 +66,7 @@ class Ingestor:
     def from_env(cls) -> Ingestor:
         """The instance's ingestor: settings from the environment, config from its file."""
         settings = Settings.from_env()
+        configure_logging(settings.log_format)
         config = load_config(settings.config_file)
         inserter = RestInserter(
             settings.project,
@@ -140,12 +141,15 @@ class Ingestor:
                 f"dead-letter table refused message {message.message_id!r}: {outcome.message}",
                 transient=False,
             )
-        _log(
-            "WARNING",
-            f"dead-lettered message {message.message_id!r} of topic {message.topic!r}: "
-            f"{rejection.reason}: {rejection.detail}",
-            reason=rejection.reason,
-        )
+        # The detail stays in the dead-letter table: it may quote the payload's values.
+        logger.warning(
+            "dead-lettered message %r of topic %r: %s",
+            message.message_id,
+            message.topic,
+            rejection.reason,
+            extra={"topic": message.topic or "", "reason": rejection.reason,
+                   "message_id": message.message_id},
+        )  # fmt: skip
         return rejection.reason
 
 
@@ -186,8 +190,3 @@ def _dead_letter_row(message: PubsubMessage, rejection: Rejection, now: datetime
         "detail": detail,
         "received_at": _timestamp(now),
     }
-
-
-def _log(severity: str, message: str, **fields: Any) -> None:
-    # One JSON line per entry: Cloud Logging reads severity and message from it.
-    print(json.dumps({"severity": severity, "message": message, **fields}), file=sys.stderr)

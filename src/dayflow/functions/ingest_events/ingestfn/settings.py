@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ingestfn.errors import ConfigError
 
@@ -78,6 +78,8 @@ class Settings:
     config_file: Path
     bigquery_endpoint: str | None = None
     max_batch_rows: int = 500
+    # `dayflow local up` sets INGEST_LOG_FORMAT=text: readable lines instead of Cloud Logging JSON.
+    log_format: Literal["json", "text"] = "json"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
             config_file=Path(environ.get("INGEST_CONFIG_FILE") or _DEFAULT_CONFIG_FILE),
             bigquery_endpoint=environ.get("INGEST_BIGQUERY_ENDPOINT") or None,
             max_batch_rows=int(raw_rows),
+            log_format="text" if environ.get("INGEST_LOG_FORMAT") == "text" else "json",
         )
 
 
