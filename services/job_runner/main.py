@@ -11,7 +11,7 @@ from dayflow.logs import configure_logging
 from job_runner.api.body_limit import BodyLimitMiddleware
 from job_runner.api.callers import add_caller_checks, log_caller_checks
 from job_runner.api.request_id import RequestIdMiddleware
-from job_runner.api.routes import backfills, health, pipelines, runs
+from job_runner.api.routes import backfills, freshness, health, pipelines, runs
 from job_runner.api.trace import TraceMiddleware
 from job_runner.core.config import JobRunnerSettings, get_settings
 from job_runner.errors import UnexpectedErrorMiddleware, add_error_handlers
@@ -54,6 +54,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(pipelines.router)
     app.include_router(backfills.router)
+    app.include_router(freshness.router)
     return app
 
 

@@ -5,6 +5,7 @@ Request bodies are strict: `attempt: true` or `concurrency: "4"` is a 422, never
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -260,3 +261,20 @@ class TriggerPublic(BaseModel):
     duplicate: bool
     execution: str | None
     catch_up_execution: str | None
+
+
+class FreshnessPublic(BaseModel):
+    """One pipeline's freshness (dayflow.freshness): `stale` is null without a declared limit."""
+
+    pipeline: str
+    checked_at: datetime
+    limit_seconds: int | None
+    newest_partition_key: str | None
+    newest_partition_end: datetime | None
+    age_seconds: int | None
+    stale: bool | None
+    summary: str
+
+
+class FreshnessListPublic(BaseModel):
+    pipelines: list[FreshnessPublic]

@@ -124,6 +124,19 @@ class ReadableFormatter(logging.Formatter):
         return f"{line}  {' '.join(pairs)}" if pairs else line
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is when a record is emitted (a server's stdout may be
+    replaced after start-up, as test runners do)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(
     log_format: LogFormat, project: str | None = None, level: int = logging.INFO
 ) -> None:
@@ -131,7 +144,7 @@ def configure_logging(
 
     `project` names the GCP project of the trace ids (`projects/P/traces/T`).
     """
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(
         CloudLoggingFormatter(project) if log_format == "json" else ReadableFormatter()
     )
@@ -141,3 +154,5 @@ def configure_logging(
     handler.dayflow = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # One line per HTTP request a client library makes is noise here: only its warnings.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))

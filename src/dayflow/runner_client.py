@@ -152,6 +152,13 @@ class JobRunnerClient:
     def get_status(self, pipeline: str, start: str, end: str) -> dict[str, Any]:
         return self._call("GET", "/runs", params={"pipeline": pipeline, "start": start, "end": end})
 
+    def get_freshness(self, pipeline: str | None = None) -> list[dict[str, Any]]:
+        params = {"pipeline": pipeline} if pipeline else {}
+        pipelines: list[dict[str, Any]] = self._call("GET", "/freshness", params=params)[
+            "pipelines"
+        ]
+        return pipelines
+
     def get_checksums(self, pipeline: str, start: str, end: str) -> dict[str, Any]:
         params = {"start": start, "end": end}
         return self._call("GET", f"/pipelines/{pipeline}/checksums", params=params)

@@ -25,6 +25,7 @@ from pydantic import (
 
 from dayflow.errors import SpecError
 from dayflow.partitions import Granularity, PartitionScheme
+from dayflow.spec_alerts import Alerts
 from dayflow.spec_domains import ConsumedKey, ConsumedTable, Email, ExposedKey, ExposedTable
 from dayflow.spec_sources import Source, check_sources
 from dayflow.spec_yaml import read_spec_yaml
@@ -248,6 +249,8 @@ class Pipeline(_Model):
     lag: int = Field(default=1, ge=0, le=1000)
     catch_up: CatchUp = Field(default_factory=CatchUp)
     jobs: dict[Name, Job] = Field(min_length=1)
+    # Freshness limit and who is told (dayflow.spec_alerts); infra turns them into alerts.
+    alerts: Alerts | None = None
 
     @functools.cached_property
     def scheme(self) -> PartitionScheme:

@@ -44,6 +44,7 @@ OPEN, SCHEDULER, WORKFLOWS, OPERATORS = "anyone", "scheduler", "workflows", "ope
 ROUTE_CALLERS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("GET", "/healthz", frozenset({OPEN})),
     ("POST", "/triggers/*", frozenset({SCHEDULER})),
+    ("POST", "/freshness/check", frozenset({SCHEDULER})),
     ("POST", "/runs", frozenset({WORKFLOWS})),
     ("*", "/runs/*", frozenset({WORKFLOWS})),  # one run's status, polled by the workflow
     # `dayflow run` reads a partition's plan before it runs its jobs, so operators too.
