@@ -34,6 +34,11 @@ COMPONENT_PREFIX = "dayflow:infra:"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
+def _number(text: str) -> int:
+    """A stable numeric id for a resource name (GCP gives channels and policies numeric ids)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+
+
 class GcpMocks(pulumi.runtime.Mocks):
     """Echo inputs back as state, plus the outputs GCP would compute, derived from the inputs."""
 
@@ -84,6 +89,12 @@ class GcpMocks(pulumi.runtime.Mocks):
             email = f"service-{PROJECT_NUMBER}@gcp-sa-{agent}.iam.gserviceaccount.com"
             state |= {"email": email, "member": f"serviceAccount:{email}"}
             rid = f"projects/{project}/services/{state['service']}"
+        elif args.typ == "gcp:monitoring/notificationChannel:NotificationChannel":
+            rid = f"projects/{project}/notificationChannels/{_number(args.name)}"
+            state["name"] = rid
+        elif args.typ == "gcp:monitoring/alertPolicy:AlertPolicy":
+            rid = f"projects/{project}/alertPolicies/{_number(args.name)}"
+            state["name"] = rid
         elif args.typ == "gcp:projects/service:Service":
             rid = f"{project}/{state['service']}"
         elif args.typ == "gcp:workflows/workflow:Workflow":

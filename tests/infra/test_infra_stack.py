@@ -51,6 +51,7 @@ def test_every_resource_is_a_child_of_a_component(dev: Deployment) -> None:
             "Transformations",
             "ProjectApis",
             "Operators",
+            "Alerts",
         )
     }
     orphans = [r.urn for r in dev if not r.is_component and r.parent_type not in components]

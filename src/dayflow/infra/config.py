@@ -18,6 +18,7 @@ from typing import Literal, cast
 import pulumi
 
 from dayflow.errors import UserError
+from dayflow.infra.alert_channels import ChannelConfig, check_notify, parse_channels
 from dayflow.infra.catalog import get_managed_dataform
 from dayflow.infra.locations import get_scheduler_region
 from dayflow.package_files import WORKFLOW_SUFFIX, get_ingest_function_dir, get_workflows_dir
@@ -75,6 +76,8 @@ class StackConfig:
     # "internal": only same-project Scheduler, Workflows and VPC traffic reach the job-runner;
     # "all": also operators' requests from the internet, still IAM-checked with OIDC.
     job_runner_ingress: str = "internal"
+    # Where alerts go (dayflow.infra.alert_channels), by the names `alerts.notify` uses.
+    notification_channels: tuple[ChannelConfig, ...] = ()
 
     @property
     def env(self) -> Environment:
@@ -161,6 +164,9 @@ def load_stack_config(
             "`pulumi config set --secret dataformGitToken <token>`)"
         )
 
+    channels = parse_channels(config.get_object("notificationChannels"))
+    check_notify(spec, channels)
+
     return StackConfig(
         stack=stack,
         environment=environment,
@@ -188,6 +194,7 @@ def load_stack_config(
         labels=MappingProxyType(_get_labels(env.labels, spec.name, environment)),
         operators=_get_operators(config),
         job_runner_ingress=_get_ingress(config),
+        notification_channels=channels,
     )
 
 

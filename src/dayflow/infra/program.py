@@ -16,6 +16,7 @@ import pulumi
 from dayflow.infra import catalog
 from dayflow.infra.components import project_apis as api
 from dayflow.infra.components import service_accounts as sa
+from dayflow.infra.components.alerts import Alerts, AlertsArgs, PipelineAlerts
 from dayflow.infra.components.consumed_tables import (
     ConsumedTable,
     ConsumedTables,
@@ -39,9 +40,11 @@ from dayflow.infra.components.transformations import (
 )
 from dayflow.infra.components.warehouse import DatasetGrant, Warehouse, WarehouseArgs
 from dayflow.infra.config import load_stack_config
+from dayflow.infra.naming import get_service_name
 from dayflow.ingest_config import build_ingest_config, get_ingest_env
 from dayflow.package_files import WORKFLOW_SUFFIX
 from dayflow.spec import DataformJob, DbtJob
+from dayflow.tables import DEAD_LETTER
 
 
 def run(project_dir: Path) -> None:
@@ -99,6 +102,13 @@ def run(project_dir: Path) -> None:
         )
     if cfg.operators:
         COMPONENT_APIS["operators"] = (api.IAM,)
+    COMPONENT_APIS["alerts"] = (
+        api.MONITORING,
+        api.LOGGING,
+        api.SCHEDULER,
+        api.RESOURCE_MANAGER,
+        *((api.PUBSUB,) if any(c.kind == "pubsub" for c in cfg.notification_channels) else ()),
+    )
 
     apis = api.ProjectApis(
         "apis",
@@ -339,6 +349,36 @@ def run(project_dir: Path) -> None:
         )
         pulumi.export("operator_service_account", operator_sa.email)
 
+    alerts = Alerts(
+        "alerts",
+        AlertsArgs(
+            project=cfg.project,
+            environment=cfg.environment,
+            scheduler_region=cfg.scheduler_region,
+            job_runner_uri=job_runner.uri,
+            job_runner_service=job_runner.service_name,
+            workflow_names=orchestration.workflow_names,
+            ingest_services=tuple(get_service_name("ingest", t) for t in spec.topics),
+            dead_letter_table=(
+                f"{cfg.project}.{cfg.get_dataset_id(DEAD_LETTER.dataset)}.{DEAD_LETTER.table}"
+            ),
+            pipelines=tuple(
+                PipelineAlerts(
+                    name,
+                    p.alerts.freshness if p.alerts else None,
+                    tuple(p.alerts.notify) if p.alerts else (),
+                )
+                for name, p in spec.pipelines.items()
+            ),
+            channels=cfg.notification_channels,
+            scheduler_service_account_email=identities.get(sa.SCHEDULER).email,
+            schedule_paused=cfg.schedule_paused,
+            scheduler_invoker_grant=job_runner.invoker_grants[sa.SCHEDULER],
+            labels=cfg.labels,
+        ),
+        opts=needs("alerts"),
+    )
+    pulumi.export("alert_policies", alerts.policy_names)
     pulumi.export("environment", cfg.environment)
     pulumi.export("job_runner_uri", job_runner.uri)
     pulumi.export("dataset_ids", warehouse.dataset_ids)

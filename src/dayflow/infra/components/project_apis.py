@@ -27,6 +27,8 @@ IAM = "iam.googleapis.com"
 # The job-runner mints tokens of the dbt and Dataform accounts (impersonation).
 IAM_CREDENTIALS = "iamcredentials.googleapis.com"
 LOGGING = "logging.googleapis.com"
+# Alert policies and notification channels (dayflow.infra.components.alerts).
+MONITORING = "monitoring.googleapis.com"
 PUBSUB = "pubsub.googleapis.com"
 RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
 RUN = "run.googleapis.com"
