@@ -75,8 +75,10 @@ class RetryPolicy:
             raise ValueError(f"retry {retry} is not a retry number (expected 1 or more)")
         doublings = min(retry - 1, self.max_doublings)
         linear = max(retry - 1 - self.max_doublings, 0)
-        wait = self.min_backoff * (2**doublings) + self.min_backoff * (2**self.max_doublings) * linear
-        return min(wait, self.max_backoff)
+        wait = (
+            self.min_backoff * (2**doublings) + self.min_backoff * (2**self.max_doublings) * linear
+        )
+        return wait if wait < self.max_backoff else self.max_backoff
 
 
 @dataclass(frozen=True)
