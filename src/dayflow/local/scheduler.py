@@ -177,9 +177,9 @@ class LocalScheduler:
     def run_pending(self) -> list[Delivery]:
         """Deliver every attempt due by now, oldest first; return them."""
         done: list[Delivery] = []
-        while (due := self._take_due()) is not None:
-            state, schedule_time, retry = due
-            delivery = self._deliver(state.job, schedule_time, retry)
+        while (taken := self._take_due()) is not None:
+            state, due, schedule_time, retry = taken
+            delivery = self._deliver(state.job, due, schedule_time, retry)
             self._record(state, delivery)
             done.append(delivery)
         return done
@@ -209,9 +209,9 @@ class LocalScheduler:
     def close(self) -> None:
         self.http.close()
 
-    def _take_due(self) -> tuple[JobState, datetime, int] | None:
-        """The earliest attempt due by now, taken off its job's queue: (job, schedule time,
-        retry number)."""
+    def _take_due(self) -> tuple[JobState, datetime, datetime, int] | None:
+        """The earliest attempt due by now, taken off its job's queue: (job, when it was due,
+        schedule time, retry number)."""
         with self._lock:
             now = self.clock.now()
             best: tuple[datetime, JobState, str] | None = None
@@ -228,20 +228,24 @@ class LocalScheduler:
                 return None
             due, state, kind = best
             if kind == "forced":
-                return state, state.forced.pop(0), 0
+                return state, due, state.forced.pop(0), 0
             if kind == "retry":
                 assert state.retry is not None
                 _, schedule_time, retry = state.retry
                 state.retry = None
-                return state, schedule_time, retry
+                return state, due, schedule_time, retry
             # A scheduled time supersedes a pending retry of an earlier one (retries stop at
             # the next scheduled time).
             state.retry = None
             state.next_time = state.job.get_next_fire_time(due)
-            return state, due, 0
+            return state, due, due, 0
 
-    def _deliver(self, job: SchedulerJob, schedule_time: datetime, retry: int) -> Delivery:
-        attempt_time = self.clock.now()
+    def _deliver(
+        self, job: SchedulerJob, due: datetime, schedule_time: datetime, retry: int
+    ) -> Delivery:
+        # An attempt is dated when it fell due: on the system clock that is now (the loop wakes
+        # then); in virtual time, run forward in one step, the backoffs stay as scheduled.
+        attempt_time = due
         headers = {
             "X-CloudScheduler": "true",
             "X-CloudScheduler-JobName": job.job_id,
