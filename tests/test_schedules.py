@@ -28,8 +28,18 @@ NEW_YORK = ZoneInfo("America/New_York")
 RUNNER = "http://127.0.0.1:1"  # never dialled: the MockTransport answers
 
 
-def local(*args: int, tz: ZoneInfo = NEW_YORK, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=tz, fold=fold).astimezone(UTC)  # type: ignore[misc]
+def local(
+    year: int,
+    month: int,
+    day: int,
+    hour: int,
+    minute: int = 0,
+    *,
+    tz: ZoneInfo = NEW_YORK,
+    fold: int = 0,
+) -> datetime:
+    wall = datetime(year, month, day, hour, minute, tzinfo=tz, fold=fold)
+    return wall.astimezone(UTC)
 
 
 class Clock:
@@ -191,6 +201,6 @@ def test_pause_run_and_state_survive_a_restart(tmp_path: Path) -> None:
     clock.time = local(2024, 6, 1, 5, 0)
     restarted.run("dayflow-meter-hourly")  # a forced run fires even while paused
     assert [d.schedule_time for d in restarted.run_pending()] == [clock.time]
-    assert make_scheduler(target, clock, state_file=state_file).get_job(
-        "dayflow-meter-hourly"
-    ).paused
+    assert (
+        make_scheduler(target, clock, state_file=state_file).get_job("dayflow-meter-hourly").paused
+    )
