@@ -22,6 +22,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import scheduler_v1
 
+from dayflow.local.process import get_free_port
 from dayflow.local.scheduler import OK, LocalScheduler
 from dayflow.local.stack import LOCAL_PROJECT
 from dayflow.schedules import make_scheduler_job
@@ -34,12 +35,12 @@ NEW_YORK = ZoneInfo("America/New_York")
 RUN_DEADLINE = 300.0
 
 
-def write_spec(directory: Path) -> Path:
+def write_spec(directory: Path, **environments: dict[str, str]) -> Path:
     (directory / "readings.sql").write_text("SELECT @partition_start AS reading_ts, 1.0 AS kwh\n")
     spec = {
         "version": 1,
         "name": "meters",
-        "environments": {"local": {"gcp_project": "local"}},
+        "environments": {"local": {"gcp_project": "local"}, **environments},
         "pipelines": {
             PIPELINE: {
                 "granularity": "hour",
@@ -215,4 +216,31 @@ def test_schedule_without_a_local_stack_names_what_to_run(tmp_path: Path, cli: R
     assert result.code == 1
     assert result.err_lines == [
         "error: the local stack is not running (start it with: dayflow local up)"
+    ]
+
+
+def test_schedule_in_gcp_without_credentials_is_one_line(
+    tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    spec = write_spec(tmp_path, dev={"gcp_project": "acme-meters-dev", "region": "us-east1"})
+    result = cli("schedule", "pause", PIPELINE, "--env", "dev", spec=str(spec))
+    assert result.code == 2
+    assert len(result.err_lines) == 1, result.err
+    assert result.err.startswith(
+        "error: no Google credentials to call Cloud Scheduler in "
+        "projects/acme-meters-dev/locations/us-east1 ("
+    )
+
+
+def test_schedule_with_a_dead_local_scheduler_names_it(tmp_path: Path, cli: RunCli) -> None:
+    dead = f"http://127.0.0.1:{get_free_port()}"  # bound once, then closed: refused at once
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "stack.json").write_text(json.dumps({"scheduler_url": dead}))
+    result = cli("schedule", "list", state_dir=str(state), spec=str(write_spec(tmp_path)))
+    assert result.code == 1
+    assert result.err_lines == [
+        f"error: the local stack is not answering: the local scheduler at {dead} refused the "
+        "connection (restart it: dayflow local up)"
     ]

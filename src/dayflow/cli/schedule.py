@@ -80,7 +80,15 @@ class Scheduler:
             environment = spec.get_environment(env)
             project, location = environment.gcp_project, region or environment.region
             self.where = f"Cloud Scheduler in projects/{project}/locations/{location}"
-            self.client = scheduler_v1.CloudSchedulerClient()
+            from google.auth.exceptions import DefaultCredentialsError
+
+            try:
+                self.client = scheduler_v1.CloudSchedulerClient()
+            except DefaultCredentialsError as err:
+                raise UserError(
+                    f"no Google credentials to call {self.where} ({err}; expected: gcloud "
+                    "auth application-default login)"
+                ) from None
         self.parent = f"projects/{project}/locations/{location}"
 
     def get_name(self, pipeline: str) -> str:
@@ -90,11 +98,16 @@ class Scheduler:
         """Call `method` on the job of `pipeline` (or list the parent's jobs); API errors
         become one line naming the job and where it was looked for."""
         from google.api_core import exceptions
+        from google.api_core.retry import Retry
 
+        # Transient errors are retried, all within the timeout (not the client's 10 minutes).
+        retry = Retry(timeout=self.timeout)
         try:
             if pipeline is None:
-                return list(self.client.list_jobs(parent=self.parent, timeout=self.timeout))
-            return getattr(self.client, method)(name=self.get_name(pipeline), timeout=self.timeout)
+                jobs = self.client.list_jobs(parent=self.parent, retry=retry, timeout=self.timeout)
+                return list(jobs)
+            call = getattr(self.client, method)
+            return call(name=self.get_name(pipeline), retry=retry, timeout=self.timeout)
         except exceptions.NotFound as err:
             job = get_scheduler_job_name(pipeline) if pipeline else "jobs"
             raise UserError(
