@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from dayflow.schedules import SchedulerJob, format_schedule_time
 
 logger = logging.getLogger(__name__)
 
+MAX_KEPT_DELIVERIES = 1000
 # gRPC codes of `Job.status` for an attempt's HTTP answer (google.rpc.Code, as Google's
 # HTTP-to-gRPC mapping in google.api_core.exceptions reads them).
 OK, DEADLINE_EXCEEDED, UNAVAILABLE, UNKNOWN = 0, 4, 14, 2
@@ -121,7 +123,8 @@ class LocalScheduler:
         self.clock = clock or SystemClock()
         self.http = http or httpx.Client()
         self.project, self.location = project, location
-        self.deliveries: list[Delivery] = []  # every attempt since start, oldest first
+        # The latest attempts, oldest first (for tests and logs; bounded for a long-lived stack).
+        self.deliveries: deque[Delivery] = deque(maxlen=MAX_KEPT_DELIVERIES)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         now = self.clock.now()
