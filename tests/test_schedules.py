@@ -204,3 +204,14 @@ def test_pause_run_and_state_survive_a_restart(tmp_path: Path) -> None:
     assert (
         make_scheduler(target, clock, state_file=state_file).get_job("dayflow-meter-hourly").paused
     )
+
+
+def test_fresh_local_up_forgets_the_schedulers_state(tmp_path: Path) -> None:
+    from dayflow.local.stack import erase, get_scheduler_state_file
+
+    state_file = get_scheduler_state_file(tmp_path)
+    scheduler = make_scheduler(Target(), Clock(local(2024, 6, 1, 0, 30)), state_file=state_file)
+    scheduler.resume("dayflow-meter-hourly")
+    assert state_file.is_file()
+    erase(tmp_path)  # what `dayflow local up --fresh` does first
+    assert not state_file.exists()
