@@ -31,8 +31,9 @@ def local_up(
         ),
     ] = False,
 ) -> None:
-    """Start the BigQuery emulator, the job-runner, the Workflows engine and the ingest path on
-    127.0.0.1. Data under .dayflow/ is kept across restarts unless --fresh is given."""
+    """Start the BigQuery emulator, the job-runner, the Workflows engine, the scheduler and the
+    ingest path on 127.0.0.1. Data under .dayflow/ is kept across restarts unless --fresh is
+    given (the scheduler's jobs, paused until `dayflow schedule resume`, keep their state)."""
     from dayflow.local import stack
 
     settings = get_settings()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from dayflow import schedules
+
 PREFIX = "dayflow"
 _HASH_LEN = 6
 # Cloud Run service names, and so gen2 Cloud Functions (each is served by a Cloud Run service of
@@ -64,9 +66,8 @@ def check_service_name(name: str) -> str:
     return name
 
 
-def get_scheduler_job_name(pipeline_name: str) -> str:
-    """Cloud Scheduler job of a pipeline: `dayflow-<pipeline_name>` (spec names always fit)."""
-    return f"{PREFIX}-{to_kebab(pipeline_name)}"
+# Cloud Scheduler job of a pipeline: `dayflow-<pipeline_name>`, defined with the job itself.
+get_scheduler_job_name = schedules.get_scheduler_job_name
 
 
 def get_workflow_name(stem: str) -> str:

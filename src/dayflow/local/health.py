@@ -19,6 +19,7 @@ SERVICES = {
     "bigquery_endpoint": "the BigQuery emulator",
     "job_runner_url": "the job-runner",
     "workflows_grpc": "the Workflows engine",
+    "scheduler_url": "the local scheduler",
 }
 
 

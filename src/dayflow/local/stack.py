@@ -5,7 +5,9 @@
 - the ingest path (functions-framework serving the package's functions/ingest_events, and the
   Pub/Sub emulator where installed; without it events are posted straight to the function);
 - dayflow's Workflows engine, serving the Executions API (REST and gRPC) and running the YAML in
-  the package's `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it.
+  the package's `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it;
+- the scheduler (dayflow.local.scheduler_server): each pipeline's Cloud Scheduler job, firing
+  at the job-runner's /triggers and serving the Cloud Scheduler API that `dayflow schedule` uses.
 
 Their URLs are recorded in `<state_dir>/stack.json`, which the CLI reads.
 """
@@ -34,7 +36,7 @@ from dayflow.tables import LEDGER
 from dayflow.warehouse import make_bigquery_client
 
 LOCAL_PROJECT = "local"
-PROCESSES = ("workflows", "job_runner", "bigquery")
+PROCESSES = ("scheduler", "workflows", "job_runner", "bigquery")
 
 
 def _bin(name: str) -> str:
@@ -113,6 +115,29 @@ def start_workflows(
     return proc.url
 
 
+def get_scheduler_state_file(state_dir: Path) -> Path:
+    """Where the local scheduler keeps its jobs' paused state and last attempts across restarts."""
+    return state_dir / "scheduler" / "jobs.json"
+
+
+def start_scheduler(
+    spec_path: Path, state_dir: Path, job_runner_url: str, location: str, port: int | None = None
+) -> str:
+    """Start the local scheduler on the spec's pipelines; return its REST URL."""
+    port = port or _port(8095)
+    proc = start_process(
+        "scheduler",
+        [sys.executable, "-m", "dayflow.local.scheduler_server", "--host", "127.0.0.1",
+         "--port", str(port), "--spec", str(spec_path.resolve()),
+         "--job-runner-url", job_runner_url, "--state-file",
+         str(get_scheduler_state_file(state_dir)), "--project", LOCAL_PROJECT,
+         "--location", location],
+        port=port,
+        state_dir=state_dir,
+    )  # fmt: skip
+    return proc.url
+
+
 def create_warehouse(spec: Spec, bigquery_endpoint: str) -> None:
     """Create the spec's datasets, the ledger and the exposed tables in the emulator, as infra
     does in GCP; and the local copies of consumed tables (empty until `dayflow seed`)."""
@@ -136,7 +161,8 @@ def up(
 ) -> dict[str, Any]:
     """Start the local stack (stopping a previous one first); return its URLs.
 
-    Each service takes its usual port (BigQuery 9050, job-runner 8080, Workflows 8090) when that
+    Each service takes its usual port (BigQuery 9050, job-runner 8080, Workflows 8090,
+    scheduler 8095) when that
     is free, else a free one; with `free_ports`, always a free one (several stacks at once, as
     test sessions start them: two sessions probing the same usual port could both pick it).
     Data of earlier starts (the emulator's tables, the run ledger, Workflows executions) is
@@ -150,6 +176,7 @@ def up(
     location = spec.get_environment("local").region
     workflows_grpc = f"127.0.0.1:{get_free_port()}"
     bigquery_port, job_runner_port, workflows_port = port(9050), port(8080), port(8090)
+    scheduler_port = port(8095)
     bigquery_endpoint = f"http://127.0.0.1:{bigquery_port}"
     job_runner_url = f"http://127.0.0.1:{job_runner_port}"
     # The three start side by side: each learns the others' URLs from the ports chosen above and
@@ -158,7 +185,7 @@ def up(
     # median of 3, 17.7 s against 21.9 s in sequence). The warehouse needs only the emulator.
     try:
         on_step("the BigQuery emulator")  # the job-runner and Workflows engine start beside it
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=4) as pool:
             started = [
                 pool.submit(start_bigquery, state_dir, bigquery_port),
                 pool.submit(
@@ -171,6 +198,10 @@ def up(
                     state_dir, job_runner_url, int(workflows_grpc.rsplit(":", 1)[1]), location,
                     workflows_port,
                 ),
+                pool.submit(
+                    start_scheduler,
+                    spec_path, state_dir, job_runner_url, location, scheduler_port,
+                ),
             ]  # fmt: skip
             started[0].result()
             on_step("datasets and the run ledger")
@@ -178,6 +209,7 @@ def up(
             on_step("the job-runner and the Workflows engine")
             workflows_url = started[2].result()
             started[1].result()
+            scheduler_url = started[3].result()
         ingest = None
         if spec.topics:
             on_step("the ingest function and Pub/Sub")
@@ -192,6 +224,7 @@ def up(
         "workflows_url": workflows_url,
         "workflows_grpc": workflows_grpc,
         "workflows_location": location,
+        "scheduler_url": scheduler_url,
     }
     if ingest is not None:
         stack["ingest_function_url"] = ingest.function_url
@@ -203,9 +236,11 @@ def up(
 
 
 def erase(state_dir: Path) -> None:
-    """Delete the local stack's data: the emulator's tables and the Workflows executions."""
+    """Delete the local stack's data: the emulator's tables, the Workflows executions and the
+    scheduler's state."""
     shutil.rmtree(state_dir / "bigquery", ignore_errors=True)
     get_history_file(state_dir).unlink(missing_ok=True)
+    get_scheduler_state_file(state_dir).unlink(missing_ok=True)
 
 
 def down(state_dir: Path) -> list[str]:

@@ -56,7 +56,8 @@ def user_errors_fail_the_test() -> Iterator[None]:
 
 class LocalProject:
     """A dayflow project (one spec) with its local stack running: BigQuery emulator, job-runner,
-    Workflows engine, and the ingest function when the spec has topics.
+    Workflows engine, scheduler (its jobs paused), and the ingest function when the spec has
+    topics.
 
     Start one with `LocalProject.start(spec_path, state_dir)` (or the `dayflow_project` fixture)
     and stop it with `stop()`; it is also a context manager.

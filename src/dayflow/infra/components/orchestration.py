@@ -10,7 +10,7 @@ import pulumi
 from pulumi_gcp import cloudscheduler, projects, workflows
 
 from dayflow.infra.components import get_child_options, with_depends_on
-from dayflow.infra.naming import get_scheduler_job_name
+from dayflow.schedules import SchedulerJob, get_trigger_path, make_scheduler_job
 
 # A workflow whose source calls this connector starts other executions (e.g. backfill fan-out).
 EXECUTIONS_CONNECTOR = "googleapis.workflowexecutions."
@@ -18,7 +18,29 @@ EXECUTIONS_CONNECTOR = "googleapis.workflowexecutions."
 
 def get_trigger_url(job_runner_uri: pulumi.Output[str], pipeline_name: str) -> pulumi.Output[str]:
     """The job-runner endpoint that starts a scheduled run of `pipeline_name`."""
-    return job_runner_uri.apply(lambda uri: f"{uri.rstrip('/')}/triggers/{pipeline_name}")
+    return job_runner_uri.apply(lambda uri: uri.rstrip("/") + get_trigger_path(pipeline_name))
+
+
+def get_job_args(job: SchedulerJob) -> dict[str, object]:
+    """The `cloudscheduler.Job` arguments that `dayflow.schedules` defines (one definition for
+    infra and the local scheduler): name, description, cron, time zone, paused state, attempt
+    deadline and retry config. The HTTP target needs the job-runner's URL, an Output."""
+    retry = job.retry
+    return {
+        "name": job.job_id,
+        "description": job.description,
+        "schedule": job.schedule,
+        "time_zone": job.time_zone,
+        "paused": job.paused,
+        "attempt_deadline": f"{int(job.attempt_deadline.total_seconds())}s",
+        # A retried call carries the same X-CloudScheduler-ScheduleTime as the first one.
+        "retry_config": {
+            "retry_count": retry.retry_count,
+            "min_backoff_duration": f"{int(retry.min_backoff.total_seconds())}s",
+            "max_backoff_duration": f"{int(retry.max_backoff.total_seconds())}s",
+            "max_doublings": retry.max_doublings,
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -156,26 +178,17 @@ class Orchestration(pulumi.ComponentResource):
         if args.scheduler_invoker_grant is not None:
             schedule_opts = with_depends_on(child, args.scheduler_invoker_grant)
         for pipeline in args.pipelines:
+            job = make_scheduler_job(
+                pipeline.name, pipeline.schedule, pipeline.time_zone, paused=args.schedule_paused
+            )
             self.schedules[pipeline.name] = cloudscheduler.Job(
                 f"schedule-{pipeline.name}",
                 project=args.project,
                 region=args.scheduler_region,
-                name=get_scheduler_job_name(pipeline.name),
-                description=f"dayflow: starts pipeline {pipeline.name} on its schedule",
-                schedule=pipeline.schedule,
-                time_zone=pipeline.time_zone,
-                paused=args.schedule_paused,
-                attempt_deadline="60s",
-                # A retried call carries the same X-CloudScheduler-ScheduleTime as the first one.
-                retry_config={
-                    "retry_count": 3,
-                    "min_backoff_duration": "10s",
-                    "max_backoff_duration": "300s",
-                    "max_doublings": 3,
-                },
+                **get_job_args(job),
                 http_target={
                     "uri": get_trigger_url(base, pipeline.name),
-                    "http_method": "POST",
+                    "http_method": job.http_method,
                     "oidc_token": {
                         "service_account_email": args.scheduler_service_account_email,
                         "audience": base,
