@@ -37,6 +37,27 @@ class ErrorPublic(BaseModel):
     request_id: str = Field(description="also the X-Request-ID response header")
 
 
+class UpstreamPartitionPublic(BaseModel):
+    pipeline: str
+    job: str
+    partition_key: str
+    status: str = Field(description="its newest ledger status, or `never ran`")
+
+
+class WaitingPublic(BaseModel):
+    """409: the run did not start; it is recorded `waiting` (not failed) until every upstream
+    partition it maps to in other pipelines has succeeded. POST again after `retry_after`."""
+
+    detail: str = Field(description="one line naming the missing upstream partitions")
+    error_kind: Literal["waiting"]
+    request_id: str
+    run_id: str
+    missing: list[UpstreamPartitionPublic]
+    retry_after: int | None = Field(
+        description="seconds until a new POST is worth making (the pipeline's upstream_wait)"
+    )
+
+
 _ERROR_DESCRIPTIONS = {
     400: "The request body is not JSON",
     404: "Unknown pipeline, job or backfill",

@@ -274,6 +274,15 @@ class CatchUp(_Model):
     window: int = Field(default=0, ge=0, le=10_000)
 
 
+class UpstreamWait(_Model):
+    """How long a scheduled run (a Workflows execution) waits for its jobs' upstream partitions
+    in other pipelines: the job-runner answers `waiting` with `poll_seconds` as the retry
+    delay until `timeout_seconds` after its first answer, then fails the run naming them."""
+
+    timeout_seconds: int = Field(default=6 * 3600, ge=0, le=7 * 86_400)
+    poll_seconds: int = Field(default=600, ge=1, le=86_400)
+
+
 class Pipeline(_Model):
     granularity: Granularity
     timezone: Timezone
@@ -283,6 +292,7 @@ class Pipeline(_Model):
     # 1 means "the last complete partition" (a daily 02:00 run processes yesterday).
     lag: int = Field(default=1, ge=0, le=1000)
     catch_up: CatchUp = Field(default_factory=CatchUp)
+    upstream_wait: UpstreamWait = Field(default_factory=UpstreamWait)
     jobs: dict[Name, Job] = Field(min_length=1)
 
     @functools.cached_property

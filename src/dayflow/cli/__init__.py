@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     except DayflowError as err:
         print(f"error: {one_line(str(err))}", file=sys.stderr)
-        raise SystemExit(1) from None
+        # 1, or a command's own code for an outcome that is not a failure (run: 3, waiting).
+        raise SystemExit(getattr(err, "exit_code", 1)) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

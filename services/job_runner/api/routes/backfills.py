@@ -171,7 +171,9 @@ def read_backfill(backfill_id: BackfillIdPath, runner: RunnerDep) -> BackfillPro
     # A stale run (its job-runner died; its lease expired) failed as far as progress goes.
     failed = sorted(k for k, s in by_partition.items() if s & FAILED_STATUSES)
     running = [
-        k for k, s in by_partition.items() if not s & FAILED_STATUSES and s & {"running", "queued"}
+        k
+        for k, s in by_partition.items()
+        if not s & FAILED_STATUSES and s & {"running", "queued", "waiting"}
     ]
     return BackfillProgressPublic(
         backfill_id=backfill_id,

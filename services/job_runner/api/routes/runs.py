@@ -31,6 +31,7 @@ from job_runner.models import (
     PartitionStatusPublic,
     RunCreate,
     StatusPublic,
+    WaitingPublic,
     error_responses,
 )
 
@@ -39,6 +40,10 @@ router = APIRouter(tags=["runs"])
 
 _ANSWERS: dict[int | str, dict[str, object]] = {
     202: {"model": RunOutcome, "description": "The run is queued or running: poll its run_id"},
+    409: {
+        "model": WaitingPublic,
+        "description": "The run waits for upstream partitions of other pipelines: POST again",
+    },
 }
 
 
