@@ -27,16 +27,6 @@ PartitionKey = Annotated[
 BACKFILL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
 
 
-class ErrorPublic(BaseModel):
-    """Every error the job-runner answers (400, 404, 405, 413, 422, 500, 503)."""
-
-    detail: str = Field(description="one line: the bad value and what was expected")
-    error_kind: Literal["permanent", "transient", "internal"] = Field(
-        description="transient: retrying the same request may succeed; permanent: it will not"
-    )
-    request_id: str = Field(description="also the X-Request-ID response header")
-
-
 class UpstreamPartitionPublic(BaseModel):
     pipeline: str
     job: str
@@ -44,23 +34,31 @@ class UpstreamPartitionPublic(BaseModel):
     status: str = Field(description="its newest ledger status, or `never ran`")
 
 
-class WaitingPublic(BaseModel):
-    """409: the run did not start; it is recorded `waiting` (not failed) until every upstream
-    partition it maps to in other pipelines has succeeded. POST again after `retry_after`."""
+class ErrorPublic(BaseModel):
+    """Every error the job-runner answers (400, 404, 405, 409, 413, 422, 500, 503)."""
 
-    detail: str = Field(description="one line naming the missing upstream partitions")
-    error_kind: Literal["waiting"]
-    request_id: str
-    run_id: str
-    missing: list[UpstreamPartitionPublic]
+    detail: str = Field(description="one line: the bad value and what was expected")
+    error_kind: Literal["permanent", "transient", "internal", "waiting"] = Field(
+        description="transient: retrying the same request may succeed; permanent: it will not; "
+        "waiting (409): the run did not start, its upstream partitions in other pipelines have "
+        "not all succeeded (recorded `waiting`, not failed): POST again after `retry_after`"
+    )
+    request_id: str = Field(description="also the X-Request-ID response header")
+    # error_kind `waiting` only.
+    run_id: str | None = Field(default=None, description="waiting: the run that waits")
+    missing: list[UpstreamPartitionPublic] | None = Field(
+        default=None, description="waiting: each upstream partition that has not succeeded"
+    )
     retry_after: int | None = Field(
-        description="seconds until a new POST is worth making (the pipeline's upstream_wait)"
+        default=None, description="waiting: seconds until a new POST is worth making"
     )
 
 
 _ERROR_DESCRIPTIONS = {
     400: "The request body is not JSON",
     404: "Unknown pipeline, job or backfill",
+    409: "The run waits for upstream partitions of other pipelines (error_kind waiting): it is "
+    "recorded waiting, not failed; POST again after retry_after",
     413: "The request body is larger than the cap (JOB_RUNNER_MAX_BODY_BYTES)",
     422: "Bad input: a malformed value, a key outside the pipeline's bounds, a range longer "
     "than the cap, or a permanent BigQuery error",

@@ -22,10 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
+from dayflow.cli import main
 from dayflow.local.stack import create_warehouse
 from dayflow.partition_runs import run_partition
 from dayflow.partitions import PartitionKeyRange, PartitionScheme
 from dayflow.runner_client import JobRunnerClient
+from dayflow.settings import get_settings
 from dayflow.spec import Spec, load_spec
 from dayflow.warehouse import make_bigquery_client
 from job_runner.core.config import JobRunnerSettings
@@ -135,3 +137,90 @@ def test_daily_rollup_waits_for_every_hour_across_dst(
         ("m1", hours * READINGS_PER_HOUR, keys),
         ("m2", hours * READINGS_PER_HOUR, keys),
     ]
+
+
+def test_a_waiting_run_answers_409_naming_every_missing_hour(stack: Stack) -> None:
+    body = {"pipeline": "meter_daily", "job": "rollup", "partition_key": "2024-01-05"}
+    answer = stack.http.post("/runs", json=body)
+    assert answer.status_code == 409
+    assert answer.headers["Retry-After"] == "600"
+    waiting = answer.json()
+    assert (waiting["error_kind"], waiting["run_id"], waiting["retry_after"]) == (
+        "waiting",
+        "meter_daily/rollup/2024-01-05/1",
+        600,
+    )
+    assert [m["partition_key"] for m in waiting["missing"]] == [
+        f"2024-01-05T{h:02d}" for h in range(24)
+    ]
+    assert {m["status"] for m in waiting["missing"]} == {"never ran"}
+    # A poll of the waiting run answers alike; a new request re-checks the same attempt.
+    polled = stack.http.get("/runs/meter_daily/rollup/2024-01-05/1")
+    assert (polled.status_code, polled.json()["error_kind"]) == (409, "waiting")
+    again = stack.http.post("/runs", json=body).json()
+    assert again["run_id"] == "meter_daily/rollup/2024-01-05/1"
+
+
+def test_a_waiting_caller_fails_after_the_wait_deadline_naming_what_is_missing(
+    stack: Stack,
+) -> None:
+    # meter_daily_strict has upstream_wait.timeout_seconds 0: its first answer is its deadline.
+    stack.client.run("meter_hourly", "readings", "2024-01-06T03")
+    body = {
+        "pipeline": "meter_daily_strict",
+        "job": "rollup",
+        "partition_key": "2024-01-06",
+        "request_key": "execution-1",
+    }
+    first = stack.http.post("/runs", json=body)
+    assert (first.status_code, first.json()["retry_after"]) == (409, 1)
+    assert len(first.json()["missing"]) == 23
+    timed_out = stack.http.post("/runs", json=body)
+    assert timed_out.status_code == 422
+    assert timed_out.json()["error_kind"] == "permanent"
+    assert timed_out.json()["detail"].startswith(
+        "run meter_daily_strict/rollup/2024-01-06/1 waited 0 s "
+        "(upstream_wait.timeout_seconds) for its upstream partitions; still 23 upstream "
+        "partition(s) not succeeded: meter_hourly.readings 2024-01-06T00 (never ran), "
+    )
+    assert "2024-01-06T03" not in timed_out.json()["detail"]
+    (cell,) = stack.client.get_status("meter_daily_strict", "2024-01-06", "2024-01-06")[
+        "partitions"
+    ]
+    assert (cell["jobs"]["rollup"]["status"], cell["jobs"]["rollup"]["attempt"]) == ("failed", 1)
+    # Another caller starts a wait of its own, on the next attempt.
+    other = stack.http.post("/runs", json={**body, "request_key": "execution-2"})
+    assert (other.status_code, other.json()["run_id"]) == (
+        409,
+        "meter_daily_strict/rollup/2024-01-06/2",
+    )
+
+
+def test_dayflow_run_and_status_show_waiting_without_failing(
+    stack: Stack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DAYFLOW_JOB_RUNNER_URL", stack.url)
+    get_settings.cache_clear()
+    try:
+        spec = ["--spec", str(stack.spec_path), "--env", "local"]
+        with pytest.raises(SystemExit) as exited:
+            main(["run", "meter_daily", "--partition", "2024-01-07", *spec])
+        run_out = capsys.readouterr()
+        with pytest.raises(SystemExit) as status_exit:
+            main(["status", "meter_daily", "--start", "2024-01-07", "--end", "2024-01-07", *spec])
+        status_out = capsys.readouterr()
+    finally:
+        get_settings.cache_clear()
+    assert exited.value.code == 3
+    assert "waiting" in run_out.out
+    assert run_out.err.startswith(
+        "waiting: run meter_daily/rollup/2024-01-07/1 is waiting: 24 upstream partition(s) not "
+        "succeeded: meter_hourly.readings 2024-01-07T00 (never ran)"
+    )
+    assert run_out.err.rstrip().endswith("(not a failure: run it again once they have succeeded)")
+    assert "Traceback" not in run_out.err
+    assert status_exit.value.code == 0
+    assert "1 waiting:" in status_out.out
+    assert "failed" not in status_out.out

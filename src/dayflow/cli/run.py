@@ -31,9 +31,10 @@ from dayflow.partition_runs import check_run, run_partition
 
 
 class UpstreamWaitingExit(DayflowError):
-    """`dayflow run` ended with a job waiting for upstream partitions: exit 3."""
+    """`dayflow run` ended with a job waiting for upstream partitions: exit 3, not an error."""
 
     exit_code = 3
+    label = "waiting"
 
 
 @app.command()

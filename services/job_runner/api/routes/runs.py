@@ -31,7 +31,6 @@ from job_runner.models import (
     PartitionStatusPublic,
     RunCreate,
     StatusPublic,
-    WaitingPublic,
     error_responses,
 )
 
@@ -40,17 +39,13 @@ router = APIRouter(tags=["runs"])
 
 _ANSWERS: dict[int | str, dict[str, object]] = {
     202: {"model": RunOutcome, "description": "The run is queued or running: poll its run_id"},
-    409: {
-        "model": WaitingPublic,
-        "description": "The run waits for upstream partitions of other pipelines: POST again",
-    },
 }
 
 
 @router.post(
     "/runs",
     response_model=RunOutcome,
-    responses={**error_responses(400, 404, 413, 422, 503), **_ANSWERS},
+    responses={**error_responses(400, 404, 409, 413, 422, 503), **_ANSWERS},
 )
 async def create_run(body: RunCreate, runner: RunnerDep) -> JSONResponse:
     """Start one job for one partition, or attach to the attempt it repeats (same `attempt`,
@@ -62,7 +57,7 @@ async def create_run(body: RunCreate, runner: RunnerDep) -> JSONResponse:
 @router.get(
     "/runs/{pipeline}/{job}/{partition_key}/{attempt}",
     response_model=RunOutcome,
-    responses={**error_responses(404, 422, 503), **_ANSWERS},
+    responses={**error_responses(404, 409, 422, 503), **_ANSWERS},
 )
 async def read_run(
     pipeline: str,
