@@ -13,6 +13,7 @@ through what `dayflow run` uses (JobRunnerClient, partition_runs).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,18 +25,26 @@ import pytest
 
 from dayflow.cli import main
 from dayflow.local.stack import create_warehouse
+from dayflow.package_files import get_workflows_dir
 from dayflow.partition_runs import run_partition
 from dayflow.partitions import PartitionKeyRange, PartitionScheme
 from dayflow.runner_client import JobRunnerClient
 from dayflow.settings import get_settings
 from dayflow.spec import Spec, load_spec
 from dayflow.warehouse import make_bigquery_client
+from dayflow.workflows_engine import WorkflowEngine
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
 from tests.conftest import Server
 from tests.dependencies.meter_project import TIMEZONE, meter_spec, write_meter_project
 
 HOURLY = PartitionScheme("hour", TIMEZONE)
+REPORT_SQL = """\
+SELECT @partition_start AS hour_start, meter, COUNT(*) AS readings
+FROM {{ dataset:meter }}.readings_hourly
+WHERE read_at >= @partition_start AND read_at < @partition_end
+GROUP BY meter
+"""
 # Readings per meter per real hour (one every 20 minutes).
 READINGS_PER_HOUR = 3
 
@@ -48,6 +57,7 @@ class Stack:
     bigquery_endpoint: str
     client: JobRunnerClient
     http: httpx.Client
+    engine: WorkflowEngine
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +68,27 @@ def stack(tmp_path_factory: pytest.TempPathFactory, bigquery_endpoint: str) -> I
         **spec_dict["pipelines"]["meter_daily"],
         "upstream_wait": {"timeout_seconds": 0, "poll_seconds": 1},
     }
-    spec_path = write_meter_project(tmp_path_factory.mktemp("meters"), spec_dict)
+    # An hourly report of each hour's readings (mapping identity, inferred), polling each second.
+    spec_dict["pipelines"]["meter_report"] = {
+        **spec_dict["pipelines"]["meter_hourly"],
+        "upstream_wait": {"timeout_seconds": 600, "poll_seconds": 1},
+        "jobs": {
+            "report": {
+                "kind": "bigquery_sql",
+                "sql": "sql/report.sql",
+                "depends_on": [{"pipeline": "meter_hourly", "job": "readings"}],
+                "destination": {
+                    "dataset": "meter",
+                    "table": "hourly_report",
+                    "partition_field": "hour_start",
+                    "partition_type": "TIMESTAMP",
+                },
+            }
+        },
+    }
+    root = tmp_path_factory.mktemp("meters")
+    spec_path = write_meter_project(root, spec_dict)
+    (root / "sql" / "report.sql").write_text(REPORT_SQL)
     spec = load_spec(spec_path)
     create_warehouse(spec, bigquery_endpoint)
     app = create_app(
@@ -71,7 +101,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, bigquery_endpoint: str) -> I
         JobRunnerClient(server.url) as client,
         httpx.Client(base_url=server.url, timeout=120) as http,
     ):
-        yield Stack(spec, spec_path, server.url, bigquery_endpoint, client, http)
+        # The real workflow files on the local engine, on the real clock (sys.sleep waits).
+        engine = WorkflowEngine(env={"JOB_RUNNER_URL": server.url})
+        engine.deploy_directory(get_workflows_dir())
+        try:
+            yield Stack(spec, spec_path, server.url, bigquery_endpoint, client, http, engine)
+        finally:
+            engine.close()
 
 
 def run_hours(stack: Stack, keys: list[str]) -> None:
@@ -224,3 +260,41 @@ def test_dayflow_run_and_status_show_waiting_without_failing(
     assert status_exit.value.code == 0
     assert "1 waiting:" in status_out.out
     assert "failed" not in status_out.out
+
+
+def test_a_scheduled_run_waits_for_its_upstream_then_runs(stack: Stack) -> None:
+    # run_partition (what a schedule starts) polls while the job-runner answers waiting.
+    execution = stack.engine.start_execution(
+        "run_partition", {"pipeline": "meter_report", "partition_key": "2024-01-09T05"}
+    )
+    deadline = time.monotonic() + 120
+    while not _has_state(stack, "meter_report", "2024-01-09T05", "waiting"):
+        assert time.monotonic() < deadline, "the report never recorded waiting"
+        time.sleep(0.2)
+    stack.client.run("meter_hourly", "readings", "2024-01-09T05")
+    assert execution.wait(timeout=120), "run_partition did not end after its upstream ran"
+    assert execution.state == "SUCCEEDED", execution.error
+    report = execution.result_value["jobs"]["report"]
+    assert (report["status"], report["attempt"], report["rows_written"]) == ("succeeded", 1, 2)
+
+
+def test_a_scheduled_run_fails_after_its_wait_deadline_naming_what_is_missing(
+    stack: Stack,
+) -> None:
+    execution = stack.engine.run(
+        "run_partition", {"pipeline": "meter_daily_strict", "partition_key": "2024-01-10"}
+    )
+    assert execution.state == "FAILED"
+    assert execution.error["tags"] == ["JobFailedError"]
+    assert execution.error["failed_jobs"] == ["rollup"]
+    assert execution.error["message"].startswith(
+        "partition 2024-01-10 of meter_daily_strict failed: job rollup failed for partition "
+        "2024-01-10 of meter_daily_strict: HTTP 422: run meter_daily_strict/rollup/2024-01-10/1 "
+        "waited 0 s (upstream_wait.timeout_seconds) for its upstream partitions; still 24 "
+        "upstream partition(s) not succeeded: meter_hourly.readings 2024-01-10T00 (never ran)"
+    )
+
+
+def _has_state(stack: Stack, pipeline: str, key: str, status: str) -> bool:
+    (cell,) = stack.client.get_status(pipeline, key, key)["partitions"]
+    return any(state["status"] == status for state in cell["jobs"].values())
