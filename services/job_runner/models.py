@@ -181,6 +181,9 @@ class BackfillCreate(BaseModel):
     chunk_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=MAX_CHUNK_PARTITIONS)
     # For a dry run's expected wall time: how long each job takes, in seconds.
     job_seconds: float | SkipJsonSchema[None] = Field(default=None, gt=0, le=86_400)
+    # First backfill the upstream pipelines (other pipelines the jobs depend on) over the
+    # partitions this range needs, upstream first (job_runner.domain.upstream_backfills).
+    include_upstream: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -208,6 +211,29 @@ class BackfillPlanCreate(BackfillCreate):
 
     backfill_id: str | SkipJsonSchema[None] = Field(default=None, pattern=BACKFILL_ID_PATTERN)
     waves: bool = False
+
+
+class EdgePublic(BaseModel):
+    """A job's dependency on a job of another pipeline, by partition mapping."""
+
+    job: str
+    upstream_pipeline: str
+    upstream_job: str
+    mapping: str
+    window: int | None
+
+
+class UpstreamStagePublic(BaseModel):
+    """An upstream pipeline's backfill that runs before the pipeline's own (include_upstream):
+    the `backfill` arguments of its child execution."""
+
+    pipeline: str
+    start: str
+    end: str
+    order: str
+    only: str
+    concurrency: int
+    backfill_id: str | SkipJsonSchema[None] = None
 
 
 class ChunkPublic(BaseModel):
@@ -245,6 +271,11 @@ class BackfillPlanPublic(BaseModel):
     expected_seconds: float | None = Field(description="wall time if each job takes job_seconds")
     lanes: list[LanePublic] = Field(description="child executions that run side by side")
     partition_plans: list[PartitionPlanPublic] | None = Field(description="with waves: true")
+    edges: list[EdgePublic] = Field(description="the jobs' dependencies on other pipelines")
+    upstream: list[dict[str, Any]] = Field(
+        description="with include_upstream: each upstream stage's `backfill` arguments "
+        "(UpstreamStagePublic), in run order"
+    )
 
 
 class BackfillPublic(BaseModel):
@@ -261,6 +292,10 @@ class BackfillPublic(BaseModel):
     estimated_workflow_cost_usd: float
     estimated_bytes_processed: int | None
     partitions: list[PartitionPlanPublic]
+    edges: list[EdgePublic] = Field(description="the jobs' dependencies on other pipelines")
+    upstream: list[UpstreamStagePublic] = Field(
+        description="with include_upstream: the upstream backfills that run first, in order"
+    )
 
 
 class BackfillProgressPublic(BaseModel):

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from dayflow.cli import main
+from dayflow.ledger import get_ledger_ref
 from dayflow.local.stack import create_warehouse
 from dayflow.package_files import get_workflows_dir
 from dayflow.partition_runs import run_partition
@@ -298,3 +299,72 @@ def test_a_scheduled_run_fails_after_its_wait_deadline_naming_what_is_missing(
 def _has_state(stack: Stack, pipeline: str, key: str, status: str) -> bool:
     (cell,) = stack.client.get_status(pipeline, key, key)["partitions"]
     return any(state["status"] == status for state in cell["jobs"].values())
+
+
+def test_the_plan_shows_cross_pipeline_edges_and_the_upstream_stages(stack: Stack) -> None:
+    body = {"pipeline": "meter_daily", "start": "2024-03-10", "end": "2024-03-11"}
+    plan = stack.http.post("/backfills/plan", json={**body, "include_upstream": True}).json()
+    assert plan["edges"] == [
+        {
+            "job": "rollup",
+            "upstream_pipeline": "meter_hourly",
+            "upstream_job": "readings",
+            "mapping": "hours_of_day",
+            "window": None,
+        }
+    ]
+    assert plan["upstream"] == [
+        {
+            "pipeline": "meter_hourly",
+            "start": "2024-03-10T00",
+            "end": "2024-03-11T23",
+            "order": "asc",
+            "only": "all",
+            "concurrency": 4,
+        }
+    ]
+    assert stack.http.post("/backfills/plan", json=body).json()["upstream"] == []
+
+
+def test_dayflow_backfill_dry_run_shows_the_edges_and_upstream_stages(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DAYFLOW_JOB_RUNNER_URL", stack.url)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(
+                ["backfill", "start", "meter_daily", "--start", "2024-03-10", "--end",
+                 "2024-03-10", "--dry-run", "--include-upstream", "--spec", str(stack.spec_path)]
+            )  # fmt: skip
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert "rollup <- meter_hourly.readings (hours_of_day)" in out
+    assert "first, upstream 1: meter_hourly 2024-03-10T00..2024-03-10T23" in out
+
+
+def test_a_backfill_with_include_upstream_runs_the_upstream_partitions_first(
+    stack: Stack,
+) -> None:
+    execution = stack.engine.run(
+        "backfill",
+        {"pipeline": "meter_report", "start": "2024-01-12T00", "end": "2024-01-12T02",
+         "include_upstream": True, "backfill_id": "bf-up"},
+    )  # fmt: skip
+    assert execution.state == "SUCCEEDED", execution.error
+    result = execution.result_value
+    assert (result["partitions"], result["succeeded"], result["failed"]) == (3, 3, 0)
+    (upstream,) = result["upstream"]
+    assert (upstream["pipeline"], upstream["backfill_id"]) == ("meter_hourly", "bf-up-meter_hourly")
+    assert (upstream["partitions"], upstream["succeeded"]) == (3, 3)
+    # The report never waited: its upstream hours had all succeeded before it started.
+    environment = stack.spec.get_environment("local")
+    ledger = get_ledger_ref("local", environment.dataset_prefix)
+    with make_bigquery_client("local", stack.bigquery_endpoint) as bq:
+        rows = bq.query_and_wait(
+            f"SELECT status, COUNT(*) AS n FROM {ledger.sql} WHERE pipeline = 'meter_report' "
+            "AND partition_date = DATE '2024-01-12' GROUP BY status ORDER BY status"
+        )
+        assert {r["status"]: r["n"] for r in rows} == {"running": 3, "succeeded": 3}
