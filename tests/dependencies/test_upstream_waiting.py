@@ -39,6 +39,8 @@ from job_runner.main import create_app
 from tests.conftest import Server
 from tests.dependencies.meter_project import TIMEZONE, meter_spec, write_meter_project
 
+pytestmark = pytest.mark.emulator
+
 HOURLY = PartitionScheme("hour", TIMEZONE)
 REPORT_SQL = """\
 SELECT @partition_start AS hour_start, meter, COUNT(*) AS readings
