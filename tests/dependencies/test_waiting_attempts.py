@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dayflow.ledger import RunState, RunStatus
+from dayflow.cli.styles import ERROR_STATES, STATUS_STYLE
+from dayflow.ledger import FAILED_STATUSES, RUN_STATUSES, RunState, RunStatus
 from job_runner.domain.lifecycle import RunRequest, choose_attempt
 
 NOW = datetime(2024, 3, 11, 7, tzinfo=UTC)
@@ -43,3 +44,9 @@ def test_an_explicit_attempt_that_waits_is_checked_again() -> None:
 
 def test_after_a_run_the_next_request_starts_a_new_attempt() -> None:
     assert choose_attempt(request(), [state(1, "succeeded")]) == (2, None)
+
+
+def test_every_run_status_has_a_cli_style_and_waiting_is_not_a_failure() -> None:
+    assert set(RUN_STATUSES) <= set(STATUS_STYLE)
+    assert "waiting" not in FAILED_STATUSES
+    assert "waiting" not in ERROR_STATES
