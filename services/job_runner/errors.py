@@ -7,6 +7,9 @@
 - bad input (partition key, range, body): 422, one line naming the value and what was expected
   (quoted input is truncated, so a 20 MB value is never echoed back)
 - a permanent BigQuery error: 422 with `error_kind: permanent` (never retried by callers)
+- a run whose upstream partitions (other pipelines) have not all succeeded: 409 with
+  `error_kind: waiting`, `run_id`, `missing` and `retry_after` (also Retry-After): not a failure
+  (job_runner.domain.upstream); past its wait deadline: 422 permanent
 - a transient BigQuery error (5xx, 429, aborted transaction) or Workflows unavailable: 503 with
   Retry-After
 - anything else: 500 `error_kind: internal` with a fixed message; the error is logged with the
@@ -26,7 +29,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dayflow.errors import NotFoundError, UnavailableError, UserError, WarehouseError
+from dayflow.errors import (
+    NotFoundError,
+    UnavailableError,
+    UpstreamNotReadyError,
+    UpstreamTimeoutError,
+    UserError,
+    WarehouseError,
+)
 from job_runner.api.request_id import REQUEST_ID_HEADER, get_request_id
 
 logger = logging.getLogger("job_runner.errors")
@@ -44,14 +54,16 @@ def error_response(
     detail: str,
     kind: str,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """An `ErrorPublic` response carrying the request's id (body and header)."""
+    """An `ErrorPublic` response carrying the request's id (body and header), with `extra`
+    fields (a waiting run's `WaitingPublic`)."""
     request_id = get_request_id(request.scope)
     detail = _URL.sub("<url>", detail)
     if len(detail) > MAX_DETAIL_CHARS:
         detail = detail[:MAX_DETAIL_CHARS] + "... (truncated)"
     return JSONResponse(
-        {"detail": detail, "error_kind": kind, "request_id": request_id},
+        {"detail": detail, "error_kind": kind, "request_id": request_id, **(extra or {})},
         status_code=status_code,
         headers={**(headers or {}), REQUEST_ID_HEADER: request_id},
     )
@@ -77,6 +89,18 @@ async def _warehouse_error(request: Request, err: Exception) -> JSONResponse:
     if err.transient:
         return error_response(request, 503, str(err), "transient", {"Retry-After": "5"})
     return error_response(request, 422, str(err), "permanent")
+
+
+async def _upstream_not_ready(request: Request, err: Exception) -> JSONResponse:
+    assert isinstance(err, UpstreamNotReadyError)
+    return error_response(
+        request,
+        409,
+        str(err),
+        "waiting",
+        {"Retry-After": str(err.retry_after or 60)},
+        {"run_id": err.run_id, "missing": err.missing, "retry_after": err.retry_after},
+    )
 
 
 async def _unavailable(request: Request, err: Exception) -> JSONResponse:
@@ -173,6 +197,8 @@ def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UserError, _user_error)
     app.add_exception_handler(WarehouseError, _warehouse_error)
     app.add_exception_handler(UnavailableError, _unavailable)
+    app.add_exception_handler(UpstreamNotReadyError, _upstream_not_ready)
+    app.add_exception_handler(UpstreamTimeoutError, _user_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -28,19 +28,38 @@ PartitionKey = Annotated[
 BACKFILL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
 
 
+class UpstreamPartitionPublic(BaseModel):
+    pipeline: str
+    job: str
+    partition_key: str
+    status: str = Field(description="its newest ledger status, or `never ran`")
+
+
 class ErrorPublic(BaseModel):
-    """Every error the job-runner answers (400, 404, 405, 413, 422, 500, 503)."""
+    """Every error the job-runner answers (400, 404, 405, 409, 413, 422, 500, 503)."""
 
     detail: str = Field(description="one line: the bad value and what was expected")
-    error_kind: Literal["permanent", "transient", "internal"] = Field(
-        description="transient: retrying the same request may succeed; permanent: it will not"
+    error_kind: Literal["permanent", "transient", "internal", "waiting"] = Field(
+        description="transient: retrying the same request may succeed; permanent: it will not; "
+        "waiting (409): the run did not start, its upstream partitions in other pipelines have "
+        "not all succeeded (recorded `waiting`, not failed): POST again after `retry_after`"
     )
     request_id: str = Field(description="also the X-Request-ID response header")
+    # error_kind `waiting` only.
+    run_id: str | None = Field(default=None, description="waiting: the run that waits")
+    missing: list[UpstreamPartitionPublic] | None = Field(
+        default=None, description="waiting: each upstream partition that has not succeeded"
+    )
+    retry_after: int | None = Field(
+        default=None, description="waiting: seconds until a new POST is worth making"
+    )
 
 
 _ERROR_DESCRIPTIONS = {
     400: "The request body is not JSON",
     404: "Unknown pipeline, job or backfill",
+    409: "The run waits for upstream partitions of other pipelines (error_kind waiting): it is "
+    "recorded waiting, not failed; POST again after retry_after",
     413: "The request body is larger than the cap (JOB_RUNNER_MAX_BODY_BYTES)",
     422: "Bad input: a malformed value, a key outside the pipeline's bounds, a range longer "
     "than the cap, or a permanent BigQuery error",
@@ -163,6 +182,9 @@ class BackfillCreate(BaseModel):
     chunk_size: int | SkipJsonSchema[None] = Field(default=None, ge=1, le=MAX_CHUNK_PARTITIONS)
     # For a dry run's expected wall time: how long each job takes, in seconds.
     job_seconds: float | SkipJsonSchema[None] = Field(default=None, gt=0, le=86_400)
+    # First backfill the upstream pipelines (other pipelines the jobs depend on) over the
+    # partitions this range needs, upstream first (job_runner.domain.upstream_backfills).
+    include_upstream: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -190,6 +212,29 @@ class BackfillPlanCreate(BackfillCreate):
 
     backfill_id: str | SkipJsonSchema[None] = Field(default=None, pattern=BACKFILL_ID_PATTERN)
     waves: bool = False
+
+
+class EdgePublic(BaseModel):
+    """A job's dependency on a job of another pipeline, by partition mapping."""
+
+    job: str
+    upstream_pipeline: str
+    upstream_job: str
+    mapping: str
+    window: int | None
+
+
+class UpstreamStagePublic(BaseModel):
+    """An upstream pipeline's backfill that runs before the pipeline's own (include_upstream):
+    the `backfill` arguments of its child execution."""
+
+    pipeline: str
+    start: str
+    end: str
+    order: str
+    only: str
+    concurrency: int
+    backfill_id: str | SkipJsonSchema[None] = None
 
 
 class ChunkPublic(BaseModel):
@@ -227,6 +272,11 @@ class BackfillPlanPublic(BaseModel):
     expected_seconds: float | None = Field(description="wall time if each job takes job_seconds")
     lanes: list[LanePublic] = Field(description="child executions that run side by side")
     partition_plans: list[PartitionPlanPublic] | None = Field(description="with waves: true")
+    edges: list[EdgePublic] = Field(description="the jobs' dependencies on other pipelines")
+    upstream: list[dict[str, Any]] = Field(
+        description="with include_upstream: each upstream stage's `backfill` arguments "
+        "(UpstreamStagePublic), in run order"
+    )
 
 
 class BackfillPublic(BaseModel):
@@ -243,6 +293,10 @@ class BackfillPublic(BaseModel):
     estimated_workflow_cost_usd: float
     estimated_bytes_processed: int | None
     partitions: list[PartitionPlanPublic]
+    edges: list[EdgePublic] = Field(description="the jobs' dependencies on other pipelines")
+    upstream: list[UpstreamStagePublic] = Field(
+        description="with include_upstream: the upstream backfills that run first, in order"
+    )
 
 
 class BackfillProgressPublic(BaseModel):

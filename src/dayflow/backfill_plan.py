@@ -41,13 +41,14 @@ MAX_LISTED_KEYS = 100
 # bench/backfill.py measures them: per partition (the chunk's try and call of run_waves, and
 # its loop over waves), per wave (its parallel step), per job (try, POST /runs, the 202 check),
 # per chunk (its start and outcome in the parent, its plan request and summary in the child),
-# per lane (its loop) and per backfill (the plan request, checks, the summary).
+# per lane (its loop) and per backfill (the plan request, checks, the loop over upstream stages,
+# the summary; each upstream stage is a backfill execution of its own, not counted here).
 STEPS_PER_PARTITION = 3
 STEPS_PER_WAVE = 1
 STEPS_PER_JOB = 3
 STEPS_PER_CHUNK = 13
 STEPS_PER_LANE = 1
-STEPS_PER_BACKFILL = 10
+STEPS_PER_BACKFILL = 11
 
 
 @dataclass(frozen=True)

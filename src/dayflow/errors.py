@@ -43,6 +43,33 @@ class WarehouseError(DayflowError):
         self.details = details
 
 
+class UpstreamNotReadyError(DayflowError):
+    """A run did not start: partitions of other pipelines it depends on have not succeeded.
+
+    Not a failure: the run is recorded `waiting` (HTTP 409 with `error_kind: waiting`).
+    `missing` names each upstream partition ({pipeline, job, partition_key, status}); a caller
+    that waits polls again after `retry_after` seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        missing: list[dict[str, str]],
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.missing = missing
+        self.retry_after = retry_after
+
+
+class UpstreamTimeoutError(DayflowError):
+    """A run waited for its upstream partitions past its pipeline's `upstream_wait` timeout:
+    it failed for good (HTTP 422, permanent)."""
+
+
 class UnavailableError(DayflowError):
     """A service dayflow depends on (such as the Workflows API) could not be reached or did not
     answer; the same request may succeed later (HTTP 503)."""

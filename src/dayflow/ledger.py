@@ -25,7 +25,17 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("dayflow.runs")
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "stale"]
+# `waiting`: not started, upstream partitions of other pipelines have not all succeeded
+# (job_runner.domain.upstream); not a failure.
+RunStatus = Literal["queued", "running", "succeeded", "failed", "stale", "waiting"]
+RUN_STATUSES: tuple[RunStatus, ...] = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "stale",
+    "waiting",
+)
 # The statuses a plan's only=failed re-runs: failed, and running past its lease (crashed).
 FAILED_STATUSES = frozenset({"failed", "stale"})
 
@@ -263,7 +273,9 @@ def get_status(status: RunStatus, lease_expires_at: datetime | None, now: dateti
 
 
 # Within one attempt and timestamp, a final state outranks `running`, which outranks `queued`.
-_STATUS_RANK = "CASE status WHEN 'queued' THEN 0 WHEN 'running' THEN 1 ELSE 2 END"
+_STATUS_RANK = (
+    "CASE status WHEN 'queued' THEN 0 WHEN 'waiting' THEN 0 WHEN 'running' THEN 1 ELSE 2 END"
+)
 
 
 def ensure_table(client: bigquery.Client, project: str, dataset_id: str, table: TableDef) -> None:

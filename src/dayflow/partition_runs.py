@@ -1,7 +1,8 @@
 """Run one partition's jobs through the job-runner, wave by wave, as `dayflow run` does.
 
 The jobs of a wave run side by side; the next wave starts only when every job of this one
-succeeded (a failed job stops the partition: its downstream jobs are recorded as `not run`).
+succeeded (a failed job stops the partition: its downstream jobs are recorded as `not run`; so
+does a job `waiting` for upstream partitions of other pipelines, which is not a failure).
 Each run waits for its terminal state (`JobRunnerClient.run` polls while the job-runner answers
 202).
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from dayflow.errors import DayflowError, NotFoundError, UserError
+from dayflow.errors import DayflowError, NotFoundError, UpstreamNotReadyError, UserError
 from dayflow.partition_bounds import check_partition_key
 
 if TYPE_CHECKING:
@@ -32,8 +33,9 @@ def run_partition(
 
     A succeeded job's record is the job-runner's outcome (`run_id`, `status`, `rows_written`,
     `duration_seconds`, `bigquery_job_id`, ...); a failed job's is `pipeline`, `job`,
-    `partition_key`, `status: "failed"` and `error` (the job-runner's message); a job after a
-    failed wave has `status: "not run"`.
+    `partition_key`, `status: "failed"` and `error` (the job-runner's message); a waiting job's
+    is `status: "waiting"`, `error` naming the missing upstream partitions, `run_id` and
+    `missing`; a job after a failed or waiting wave has `status: "not run"`.
 
     Raises:
         NotFoundError: the pipeline or job is unknown to the job-runner (a user error, not a
@@ -55,6 +57,15 @@ def run_partition(
                     records.append(future.result())
                 except NotFoundError:
                     raise
+                except UpstreamNotReadyError as err:
+                    # Not a failure; the partition stops here all the same.
+                    failed = True
+                    records.append(
+                        _record(
+                            pipeline, name, partition_key, "waiting", error=str(err),
+                            run_id=err.run_id, missing=err.missing,
+                        )
+                    )  # fmt: skip
                 except DayflowError as err:
                     failed = True
                     records.append(_record(pipeline, name, partition_key, "failed", error=str(err)))

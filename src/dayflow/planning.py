@@ -42,7 +42,7 @@ def get_job_waves(pipeline: Pipeline, jobs: Iterable[str] | None = None) -> Wave
 
 
 def _graph_of(pipeline: Pipeline) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((name, tuple(job.depends_on)) for name, job in pipeline.jobs.items())
+    return tuple((name, job.get_job_dependencies()) for name, job in pipeline.jobs.items())
 
 
 @cache

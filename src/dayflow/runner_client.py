@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from dayflow.errors import DayflowError, NotFoundError, UserError
+from dayflow.errors import DayflowError, NotFoundError, UpstreamNotReadyError, UserError
 
 # Fetch a new ID token this many seconds before the current one expires (they live an hour).
 _REFRESH_MARGIN = 300.0
@@ -199,9 +199,26 @@ class JobRunnerClient:
             detail = response.text
         if response.status_code == 404:
             raise NotFoundError(str(detail))
+        if response.status_code == 409 and _is_waiting(response):
+            body = response.json()
+            raise UpstreamNotReadyError(
+                str(detail),
+                run_id=str(body.get("run_id")),
+                missing=list(body.get("missing") or []),
+                retry_after=body.get("retry_after"),
+            )
         if 400 <= response.status_code < 500:
             raise UserError(str(detail))
         raise DayflowError(
             f"job-runner answered {response.status_code}: {detail} "
             f"(its logs: trace {self.trace_id})"
         )
+
+
+def _is_waiting(response: httpx.Response) -> bool:
+    """A 409 `waiting` answer: the run waits for upstream partitions (not a failure)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error_kind") == "waiting"

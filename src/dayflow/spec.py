@@ -17,13 +17,16 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     HttpUrl,
+    Tag,
     ValidationError,
     field_validator,
 )
 
 from dayflow.errors import SpecError
+from dayflow.partition_mapping import MappingKind
 from dayflow.partitions import Granularity, PartitionScheme
 from dayflow.spec_alerts import Alerts
 from dayflow.spec_domains import ConsumedKey, ConsumedTable, Email, ExposedKey, ExposedTable
@@ -108,9 +111,42 @@ class Merge(_Model):
 WriteStrategy = Annotated[ReplacePartition | Merge, Field(discriminator="strategy")]
 
 
+class PipelineDependency(_Model):
+    """A dependency on a job of another pipeline of this spec, by partition
+    (`dayflow.partition_mapping`: the mappings, and how `mapping` is inferred when omitted)."""
+
+    # A pipeline of this spec (checked in spec_dependencies; a consumed domain's is refused).
+    pipeline: str = Field(max_length=200)
+    job: Name
+    mapping: MappingKind | None = None
+    # Mapping `window` only: how many partitions, ending at the downstream key.
+    window: int | None = Field(default=None, ge=1, le=1000)
+
+
+def _dependency_tag(value: object) -> str:
+    return "dependency" if isinstance(value, dict | PipelineDependency) else "job"
+
+
+# A job of this pipeline by name, or a job of another pipeline by partition (tagged, so a bad
+# entry gets the errors of its own form only).
+Dependency = Annotated[
+    Annotated[Name, Tag("job")] | Annotated[PipelineDependency, Tag("dependency")],
+    Discriminator(_dependency_tag),
+]
+_DEPENDENCY_TAGS = ("job", "dependency")
+
+
 class _Job(_Model):
-    depends_on: list[Name] = Field(default_factory=list)
+    depends_on: list[Dependency] = Field(default_factory=list)
     timeout_seconds: int = Field(default=3600, ge=1, le=86_400)
+
+    def get_job_dependencies(self) -> tuple[str, ...]:
+        """The jobs of its own pipeline this job depends on."""
+        return tuple(d for d in self.depends_on if isinstance(d, str))
+
+    def get_pipeline_dependencies(self) -> tuple[PipelineDependency, ...]:
+        """The jobs of other pipelines this job depends on, with their partition mappings."""
+        return tuple(d for d in self.depends_on if isinstance(d, PipelineDependency))
 
 
 class BigQuerySqlJob(_Job):
@@ -239,6 +275,15 @@ class CatchUp(_Model):
     window: int = Field(default=0, ge=0, le=10_000)
 
 
+class UpstreamWait(_Model):
+    """How long a scheduled run (a Workflows execution) waits for its jobs' upstream partitions
+    in other pipelines: the job-runner answers `waiting` with `poll_seconds` as the retry
+    delay until `timeout_seconds` after its first answer, then fails the run naming them."""
+
+    timeout_seconds: int = Field(default=6 * 3600, ge=0, le=7 * 86_400)
+    poll_seconds: int = Field(default=600, ge=1, le=86_400)
+
+
 class Pipeline(_Model):
     granularity: Granularity
     timezone: Timezone
@@ -248,6 +293,7 @@ class Pipeline(_Model):
     # 1 means "the last complete partition" (a daily 02:00 run processes yesterday).
     lag: int = Field(default=1, ge=0, le=1000)
     catch_up: CatchUp = Field(default_factory=CatchUp)
+    upstream_wait: UpstreamWait = Field(default_factory=UpstreamWait)
     jobs: dict[Name, Job] = Field(min_length=1)
     # Freshness limit and who is told (dayflow.spec_alerts); infra turns them into alerts.
     alerts: Alerts | None = None
@@ -369,6 +415,7 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         str(p)
         for i, p in enumerate(loc)
         if not (i >= 3 and loc[i - 2] == "jobs" and p in JOB_KINDS)
+        and not (i >= 2 and loc[i - 2] == "depends_on" and p in _DEPENDENCY_TAGS)
     ]
     return ".".join(parts)
 
@@ -383,7 +430,7 @@ def check_spec(spec: Spec) -> list[str]:
         except ValueError as err:
             problems.append(f"{where}.start: {err}")
         for job_name, job in pipeline.jobs.items():
-            for dep in job.depends_on:
+            for dep in job.get_job_dependencies():
                 if dep == job_name:
                     problems.append(f"{where}.jobs.{job_name}.depends_on: job depends on itself")
                 elif dep not in pipeline.jobs:
@@ -422,13 +469,17 @@ def check_spec(spec: Spec) -> list[str]:
                     f"{where}.jobs.{job_name}.topic: unknown topic {job.topic!r} "
                     f"(expected one of: {', '.join(spec.topics) or 'no topics declared'})"
                 )
-        cycle = find_cycle({j: job.depends_on for j, job in pipeline.jobs.items()})
+        cycle = find_cycle(
+            {j: list(job.get_job_dependencies()) for j, job in pipeline.jobs.items()}
+        )
         if cycle:
             problems.append(f"{where}.jobs: dependency cycle {' -> '.join(cycle)}")
     from dayflow.spec_datasets import check_datasets  # it imports this module
+    from dayflow.spec_dependencies import check_pipeline_dependencies
     from dayflow.spec_domains import check_domains
 
     problems += check_datasets(spec)
+    problems += check_pipeline_dependencies(spec)
     problems += check_sources(spec)
     problems += check_domains(spec)
     from dayflow.spec_types import check_types  # it imports this module

@@ -62,19 +62,25 @@ LEDGER = TableDef(
         Column("partition_date", "DATE", "REQUIRED", "local date of the partition"),
         Column("attempt", "INT64", "REQUIRED"),
         Column("backfill_id", "STRING"),
-        Column("status", "STRING", "REQUIRED", "queued, running, succeeded or failed"),
+        Column("status", "STRING", "REQUIRED", "queued, running, succeeded, failed or waiting"),
         Column("error", "STRING"),
         Column("error_kind", "STRING", description="transient or permanent"),
         Column("rows_written", "INT64"),
         Column("bytes_processed", "INT64"),
         Column("duration_seconds", "FLOAT64"),
         Column("bigquery_job_id", "STRING"),
-        Column("details", "JSON", description="per-node results of dbt and Dataform jobs"),
+        Column(
+            "details",
+            "JSON",
+            description="per-node results of dbt and Dataform jobs; a waiting run's missing "
+            "upstream partitions",
+        ),
         Column("recorded_at", "TIMESTAMP", "REQUIRED"),
         Column(
             "lease_expires_at",
             "TIMESTAMP",
-            description="a running run not finished by then crashed: it shows as stale",
+            description="a running run not finished by then crashed: it shows as stale; "
+            "a waiting run's wait deadline",
         ),
         Column(
             "request_key",

@@ -35,6 +35,7 @@ class BackfillRequest:
     dry_run: bool
     chunk_size: int | None = None
     job_seconds: float | None = None
+    include_upstream: bool = False
 
 
 def plan_runs(
@@ -208,6 +209,8 @@ def start_backfill(
     }
     if request.chunk_size is not None:
         argument["chunk_size"] = request.chunk_size
+    if request.include_upstream:
+        argument["include_upstream"] = True
     if request.partition_keys is not None:
         argument["partition_keys"] = request.partition_keys
     else:

@@ -15,7 +15,8 @@ Attaching (a retried request never starts a second attempt while the first one l
 - a `request_key` (Workflows passes its execution id): the newest attempt started with that key,
   unless it failed transiently or went stale: then the request is the caller's retry, and a new
   attempt starts (recorded under the same key).
-- neither: a new attempt (the ledger's newest + 1).
+- neither: a new attempt (the ledger's newest + 1), or the newest itself if it is `waiting`
+  (it never ran: see `job_runner.domain.upstream`).
 
 Leases: an attempt is recorded `running` when it is accepted, with a lease of its timeout plus a
 margin (one ledger row: a run waits in the pool's queue only while the instance is over
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dayflow.errors import NotFoundError, WarehouseError
+from dayflow.errors import NotFoundError, UpstreamNotReadyError, WarehouseError
 from dayflow.ledger import RunRecord, RunState, RunStatus, get_run_id
 from dayflow.partition_bounds import check_partition_key
 
@@ -121,6 +122,8 @@ def choose_attempt(request: RunRequest, attempts: list[RunState]) -> tuple[int, 
             or (keyed.status == "failed" and keyed.error_kind != "transient")
         ):
             return keyed.attempt, keyed
+    if attempts and attempts[0].status == "waiting":
+        return attempts[0].attempt, None  # a waiting attempt never ran: it is checked again
     return 1 + (attempts[0].attempt if attempts else 0), None
 
 
@@ -161,6 +164,8 @@ class RunLifecycle:
         attempt, state = choose_attempt(request, attempts)
         if state is not None:
             return RunTicket(request, attempt, state.recorded_at, state=state)
+        # Upstream partitions in other pipelines not all in: recorded waiting, and raised.
+        self.runner.upstream.check(request, attempt, day, attempts)
         return self._launch(request, attempt, day, job.timeout_seconds)
 
     def get_ticket(self, pipeline: str, job: str, partition_key: str, attempt: int) -> RunTicket:
@@ -206,6 +211,14 @@ class RunLifecycle:
                 state.error or f"run {ticket.run_id} failed",
                 transient=state.error_kind == "transient",
                 job_id=state.bigquery_job_id,
+            )
+        if state.status == "waiting":
+            r = ticket.request
+            missing = self.runner.upstream.find_missing(r.pipeline, r.job, r.partition_key)
+            raise UpstreamNotReadyError(
+                state.error or f"run {ticket.run_id} is waiting for upstream partitions",
+                run_id=ticket.run_id,
+                missing=missing,
             )
         if state.status == "stale":
             raise WarehouseError(

@@ -32,6 +32,7 @@ from dayflow.spec import (
 from dayflow.warehouse import TableRef, classify_error, validate_identifier
 from job_runner.domain.faults import Faults
 from job_runner.domain.lifecycle import RunLifecycle, RunOutcome, RunRequest, RunTicket
+from job_runner.domain.upstream import UpstreamGate
 from job_runner.domain.writes import PartitionWriter, WriteStats
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class JobRunner:
         self.location = location or self.environment.region
         self.transform_accounts = transform_accounts or TransformAccounts()
         self.lifecycle = RunLifecycle(self, max_concurrent_runs, run_hold_seconds)
+        self.upstream = UpstreamGate(self)
 
     def close(self) -> None:
         """Stop accepting runs; runs in flight are abandoned (their leases expire)."""

@@ -39,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"error: {line}", file=sys.stderr)
         raise SystemExit(2) from None
     except DayflowError as err:
-        print(f"error: {one_line(str(err))}", file=sys.stderr)
-        raise SystemExit(1) from None
+        # An outcome that is not a failure (run: a job waiting) has its own label and code.
+        print(f"{getattr(err, 'label', 'error')}: {one_line(str(err))}", file=sys.stderr)
+        raise SystemExit(getattr(err, "exit_code", 1)) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

@@ -83,6 +83,13 @@ def start(
     job_seconds: Annotated[
         float, typer.Option(min=0.001, help="With --dry-run: how long one job takes (seconds)")
     ] = 60.0,
+    include_upstream: Annotated[
+        bool,
+        typer.Option(
+            "--include-upstream",
+            help="First backfill the upstream pipelines over the partitions this range needs",
+        ),
+    ] = False,
     poll: PollOption = 1.0,
     spec_path: SpecOption = None,
     env: EnvOption = None,
@@ -100,8 +107,12 @@ def start(
     }
     if chunk_size is not None:
         body["chunk_size"] = chunk_size
+    if include_upstream:
+        body["include_upstream"] = True
     if dry_run:
-        show_estimate(runner.create_backfill({**body, "dry_run": True, "job_seconds": job_seconds}))
+        with runner:
+            estimate = runner.create_backfill({**body, "dry_run": True, "job_seconds": job_seconds})
+        show_estimate(estimate)
         return
     started = runner.create_backfill(body)
     if started["backfill_id"] is None:
@@ -266,6 +277,7 @@ def show_estimate(estimate: dict[str, Any]) -> None:
         )
     if estimate["num_partitions"] > 10:
         console.print(f"  ... and {estimate['num_partitions'] - 10} more")
+    show_upstream(estimate)
     if estimate["skipped"]:
         console.print(f"  {estimate['skipped']} partition(s) skipped: nothing to redo")
 
@@ -291,3 +303,17 @@ def show_summary(summary: dict[str, Any]) -> None:
         str(summary.get("skipped", "?")),
     )
     console.print(table)
+
+
+def show_upstream(estimate: dict[str, Any]) -> None:
+    """The jobs' dependencies on other pipelines, and the upstream backfills run first."""
+    for edge in estimate.get("edges") or []:
+        window = f" {edge['window']}" if edge.get("window") else ""
+        console.print(
+            f"  {edge['job']} <- {edge['upstream_pipeline']}.{edge['upstream_job']} "
+            f"({edge['mapping']}{window})"
+        )
+    for number, stage in enumerate(estimate.get("upstream") or [], 1):
+        console.print(
+            f"  first, upstream {number}: {stage['pipeline']} {stage['start']}..{stage['end']}"
+        )

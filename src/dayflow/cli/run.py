@@ -3,7 +3,9 @@
 Bad input (an unknown pipeline or job, a key that is not one of the pipeline's partitions, such
 as an hour skipped by DST) is refused from the spec before the job-runner is called: one line,
 exit 2. A job that fails is a failure of the work: its row says so, the error is printed once
-(stderr, one line), downstream jobs are not run, and the exit code is 1.
+(stderr, one line), downstream jobs are not run, and the exit code is 1. A job waiting for
+upstream partitions of other pipelines is not a failure: it is shown `waiting`, the line names
+the missing partitions, downstream jobs are not run, and the exit code is 3.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from dayflow.errors import DayflowError
 from dayflow.partition_runs import check_run, run_partition
 
 
+class UpstreamWaitingExit(DayflowError):
+    """`dayflow run` ended with a job waiting for upstream partitions: exit 3, not an error."""
+
+    exit_code = 3
+    label = "waiting"
+
+
 @app.command()
 def run(
     pipeline: Annotated[str, typer.Argument(help="Pipeline name")],
@@ -47,6 +56,12 @@ def run(
         print_json({"pipeline": pipeline, "partition_key": partition, "jobs": outcomes})
     else:
         show_outcomes(outcomes)
+    waiting = [o for o in outcomes if o["status"] == "waiting"]
+    if waiting and not failed:
+        # Not a failure: nothing ran that could fail. Exit 3, naming what it waits for.
+        raise UpstreamWaitingExit(
+            f"{waiting[0]['error']} (not a failure: run it again once they have succeeded)"
+        )
     if failed:
         # A failure of the work, not of the input: exit 1, its error once, on one line.
         first = failed[0]

@@ -27,7 +27,7 @@ from dayflow.cli.context import (
     get_spec,
 )
 from dayflow.cli.output import plain, print_json, shorten
-from dayflow.cli.styles import ERROR_STATES, STATUS_STYLE
+from dayflow.cli.styles import ERROR_STATES, STATUS_STYLE, WAITING_STATES
 from dayflow.errors import UserError
 from dayflow.freshness import format_age
 from dayflow.partition_bounds import get_partition_bounds
@@ -146,21 +146,25 @@ def show_grid(grid: dict[str, Any], title: str) -> None:
 
 
 def show_errors(grid: dict[str, Any], *, full: bool) -> None:
-    """One line per failed cell: `partition job #attempt: error` (cut unless `full`)."""
-    failed = [
-        (row["partition_key"], name, state)
-        for row in grid["partitions"]
-        for name, state in row["jobs"].items()
-        if state["status"] in ERROR_STATES
-    ]
-    if not failed:
-        return
+    """One line per failed cell: `partition job #attempt: error` (cut unless `full`), then
+    one per waiting cell, naming what it waits for."""
     cut = False
-    console.print(plain(f"{len(failed)} failed:", "bold red"))
-    for key, name, state in failed:
-        error = state.get("error") or "(no error recorded)"
-        shown = error if full else shorten(error)
-        cut = cut or shown != error
-        console.print(plain(f"  {key} {name} #{state['attempt']}: {shown}"), soft_wrap=True)
+    for states, label, style in (
+        (ERROR_STATES, "failed", "bold red"),
+        (WAITING_STATES, "waiting", "cyan"),
+    ):
+        cells = [
+            (row["partition_key"], name, state)
+            for row in grid["partitions"]
+            for name, state in row["jobs"].items()
+            if state["status"] in states
+        ]
+        if cells:
+            console.print(plain(f"{len(cells)} {label}:", style))
+        for key, name, state in cells:
+            error = state.get("error") or "(no error recorded)"
+            shown = error if full else shorten(error)
+            cut = cut or shown != error
+            console.print(plain(f"  {key} {name} #{state['attempt']}: {shown}"), soft_wrap=True)
     if cut:
         console.print(plain("(cut to one line: --errors shows them in full)", "dim"))

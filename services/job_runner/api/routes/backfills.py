@@ -13,6 +13,7 @@ from dayflow.ledger import FAILED_STATUSES
 from job_runner.api.deps import ExecutionsFactoryDep, RunnerDep, SettingsDep
 from job_runner.api.params import BackfillIdPath, PipelinePath
 from job_runner.domain import backfills, triggers
+from job_runner.domain.upstream_backfills import get_edges, get_stage_requests
 from job_runner.models import (
     BackfillCreate,
     BackfillPlanCreate,
@@ -21,9 +22,11 @@ from job_runner.models import (
     BackfillPublic,
     BackfillSummaryPublic,
     ChunkPublic,
+    EdgePublic,
     LanePublic,
     PartitionPlanPublic,
     TriggerPublic,
+    UpstreamStagePublic,
     error_responses,
 )
 
@@ -80,11 +83,18 @@ def create_backfill(
         backfill_id = new_backfill_id(body.pipeline)
         execution = backfills.start_backfill(executions(), request, backfill_id).name
     expected = None if body.job_seconds is None else plan.get_expected_seconds(body.job_seconds)
+    stages = (
+        get_stage_requests(runner.spec, body.model_dump(), backfill_id)
+        if body.include_upstream
+        else []
+    )
     return BackfillPublic(
         backfill_id=backfill_id,
         execution=execution,
         dry_run=body.dry_run,
         expected_seconds=expected,
+        edges=[EdgePublic(**e) for e in get_edges(runner.spec, body.pipeline)],
+        upstream=[UpstreamStagePublic(**s) for s in stages],
         partitions=[
             PartitionPlanPublic(partition_key=p.partition_key, waves=[list(w) for w in p.waves])
             for p in plan.partitions[:MAX_LISTED_PARTITIONS]
@@ -103,7 +113,14 @@ def create_backfill_plan(
     of POST /backfills."""
     request = backfills.BackfillRequest(**body.model_dump(exclude={"backfill_id", "waves"}))
     _, plan = backfills.plan_chunks(runner, request, settings.max_range_partitions)
-    return get_plan_public(body, plan)
+    public = get_plan_public(body, plan)
+    stages = (
+        get_stage_requests(runner.spec, body.model_dump(), body.backfill_id)
+        if body.include_upstream and not body.waves
+        else []
+    )
+    edges = [EdgePublic(**e) for e in get_edges(runner.spec, body.pipeline)]
+    return public.model_copy(update={"edges": edges, "upstream": stages})
 
 
 def get_plan_public(body: BackfillPlanCreate, plan: BackfillPlan) -> BackfillPlanPublic:
@@ -156,6 +173,8 @@ def get_plan_public(body: BackfillPlanCreate, plan: BackfillPlan) -> BackfillPla
         ]
         if body.waves
         else None,
+        edges=[],
+        upstream=[],
     )
 
 
@@ -171,7 +190,9 @@ def read_backfill(backfill_id: BackfillIdPath, runner: RunnerDep) -> BackfillPro
     # A stale run (its job-runner died; its lease expired) failed as far as progress goes.
     failed = sorted(k for k, s in by_partition.items() if s & FAILED_STATUSES)
     running = [
-        k for k, s in by_partition.items() if not s & FAILED_STATUSES and s & {"running", "queued"}
+        k
+        for k, s in by_partition.items()
+        if not s & FAILED_STATUSES and s & {"running", "queued", "waiting"}
     ]
     return BackfillProgressPublic(
         backfill_id=backfill_id,

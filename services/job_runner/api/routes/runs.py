@@ -45,7 +45,7 @@ _ANSWERS: dict[int | str, dict[str, object]] = {
 @router.post(
     "/runs",
     response_model=RunOutcome,
-    responses={**error_responses(400, 404, 413, 422, 503), **_ANSWERS},
+    responses={**error_responses(400, 404, 409, 413, 422, 503), **_ANSWERS},
 )
 async def create_run(body: RunCreate, runner: RunnerDep) -> JSONResponse:
     """Start one job for one partition, or attach to the attempt it repeats (same `attempt`,
@@ -57,7 +57,7 @@ async def create_run(body: RunCreate, runner: RunnerDep) -> JSONResponse:
 @router.get(
     "/runs/{pipeline}/{job}/{partition_key}/{attempt}",
     response_model=RunOutcome,
-    responses={**error_responses(404, 422, 503), **_ANSWERS},
+    responses={**error_responses(404, 409, 422, 503), **_ANSWERS},
 )
 async def read_run(
     pipeline: str,
