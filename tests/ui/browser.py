@@ -31,7 +31,7 @@ class Browser:
     """A Selenium Chrome session with the few reads and actions the tests need."""
 
     def __init__(self, driver: object) -> None:
-        from selenium.webdriver.remote.webdriver import WebDriver
+        from selenium.webdriver.chrome.webdriver import WebDriver
 
         assert isinstance(driver, WebDriver)
         self.driver = driver
@@ -90,10 +90,15 @@ class Browser:
                 self.driver.refresh()
 
     def screenshot(self, path: Path) -> None:
-        """A PNG of the whole page (the window grown to the page's height)."""
+        """A PNG of the whole page: the viewport is set to the page's height first (headless
+        Chromium captures only the viewport)."""
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1200, max(400, int(height) + 20))
-        self.driver.save_screenshot(str(path))
+        metrics = {"width": 1200, "height": int(height), "deviceScaleFactor": 1, "mobile": False}
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        try:
+            self.driver.save_screenshot(str(path))
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 @contextlib.contextmanager

@@ -48,6 +48,8 @@ class Stack:
     url: str
     faults: Path
     http: httpx.Client
+    spec_path: Path
+    bigquery_endpoint: str
 
 
 def write_tiny_spec(directory: Path) -> Path:
@@ -133,7 +135,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, bigquery_endpoint: str) -> I
             started.raise_for_status()
             execution = started.json()["execution"]
             wait_until_done(engine, execution)
-            yield Stack(server.url, faults, http)
+            yield Stack(server.url, faults, http, spec_path, bigquery_endpoint)
     finally:
         grpc_server.stop(None)
         engine.close()
@@ -205,3 +207,45 @@ def test_re_run_failed_shows_the_dry_run_plan_then_starts_it_and_it_succeeds(
     cells = browser.cells()
     assert cells[(BROKEN, "load")] == cells[(BROKEN, "report")] == "succeeded"
     assert "a2" in browser.text(f'td[data-partition="{BROKEN}"][data-job="load"]')
+
+
+def test_pages_escape_what_the_ledger_holds(stack: Stack) -> None:
+    # An error text quoting a row value is data, never markup (Jinja2 autoescape).
+    spec = load_spec(stack.spec_path)
+    prefix = spec.get_environment("local").dataset_prefix
+    with make_bigquery_client("local", stack.bigquery_endpoint) as client:
+        RunLedger(client, get_ledger_ref("local", prefix)).record(
+            RunRecord("daily", "load", "2024-03-02", date(2024, 3, 2), 1, "failed",
+                      error='bad value <script>alert("x")</script>', error_kind="permanent")
+        )  # fmt: skip
+
+    page = stack.http.get("/ui/runs/daily/load/2024-03-02")
+
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    assert "<script>alert" not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_starting_a_backfill_from_another_site_is_refused(stack: Stack) -> None:
+    body = {"pipeline": "daily", "start": WEEK[0], "end": WEEK[0]}
+    # A cross-site form can send neither JSON nor the page's header...
+    no_header = stack.http.post("/ui/backfills", json=body)
+    # ...and a cross-site script that sends them names its own origin.
+    other_site = stack.http.post(
+        "/ui/backfills", json=body,
+        headers={"X-Dayflow-UI": "start-backfill", "Origin": "https://evil.example"},
+    )  # fmt: skip
+
+    assert no_header.status_code == other_site.status_code == 403
+    assert "needs the header x-dayflow-ui" in no_header.json()["detail"]
+    assert "origin 'https://evil.example' may not start backfills" in other_site.json()["detail"]
+
+
+def test_bad_input_is_one_clear_4xx(stack: Stack) -> None:
+    assert stack.http.get("/ui/pipelines/nope").status_code == 404
+    reversed_range = stack.http.get("/ui/pipelines/daily?start=2024-03-09&end=2024-03-01")
+    assert reversed_range.status_code in (400, 422)
+    assert "2024-03-09" in reversed_range.json()["detail"]
+    assert stack.http.get("/ui/runs/daily/nojob/2024-03-02").status_code == 404
+    assert stack.http.get("/ui/static/../ui.py").status_code == 404
