@@ -44,7 +44,7 @@ KEYS = [(FIRST + timedelta(days=i)).isoformat() for i in range(PARTITIONS)]
 
 def write_spec(directory: Path) -> Path:
     (directory / "a.sql").write_text("SELECT @partition_date AS day\n")
-    job = {"kind": "bigquery_sql", "sql": "a.sql",
+    job: dict[str, Any] = {"kind": "bigquery_sql", "sql": "a.sql",
            "destination": {"dataset": "bench", "table": "t", "partition_field": "day"}}  # fmt: skip
     spec = {
         "version": 1, "name": "uibench",
@@ -115,7 +115,7 @@ def main() -> None:
                     may_start=True, statuses=sorted(views.KNOWN_STATUSES),
                 )
             )  # fmt: skip
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
         finally:
             stop_process("bigquery", directory)
     print(json.dumps({

@@ -105,7 +105,10 @@ class Browser:
 def start_browser(profile_dir: Path) -> Iterator[Browser]:
     """Chromium on a fresh profile; the test fails naming `make browser` where it is missing."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} missing: run `make browser` (Debian packages)", pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} or {CHROMEDRIVER} missing: run `make browser` (Debian packages)",
+            pytrace=False,
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

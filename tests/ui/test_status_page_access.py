@@ -5,7 +5,6 @@ None of these requests reaches BigQuery or Workflows (refused, or static)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest

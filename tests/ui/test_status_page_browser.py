@@ -124,9 +124,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, bigquery_endpoint: str) -> I
         run_hold_seconds=60,
     )
     try:
-        with Server(create_app(settings)) as server, httpx.Client(
-            base_url=server.url, timeout=WORK_SECONDS
-        ) as http:
+        with (
+            Server(create_app(settings)) as server,
+            httpx.Client(base_url=server.url, timeout=WORK_SECONDS) as http,
+        ):
             engine.env["JOB_RUNNER_URL"] = server.url
             engine.deploy_directory(get_workflows_dir())
             # The broken partition fails for real, in a backfill the page then lists.

@@ -52,9 +52,7 @@ _ENV = jinja2.Environment(
     autoescape=True,  # every template, whatever its name
     undefined=jinja2.StrictUndefined,
 )
-_ENV.filters.update(
-    seconds=views.format_seconds, time=views.format_time, bytes=views.format_bytes
-)
+_ENV.filters.update(seconds=views.format_seconds, time=views.format_time, bytes=views.format_bytes)
 _STATIC = {"ui.css": "text/css; charset=utf-8", "ui.js": "text/javascript; charset=utf-8"}
 # Recent backfills listed, newest first; partitions shown per pipeline on the first page.
 RECENT_BACKFILLS = 20
@@ -107,8 +105,10 @@ def _get_pipelines(runner: JobRunner) -> list[dict[str, Any]]:
             by_key.setdefault(state.partition_key, []).append(state)
         keys = sorted(by_key, reverse=True)[:NEWEST_PARTITIONS]
         newest = [(key, _partition_status(by_key[key], len(pipeline.jobs))) for key in keys]
-        result.append({"name": name, "freshness": freshness, "newest": newest,
-                       "granularity": pipeline.granularity, "jobs": list(pipeline.jobs)})  # fmt: skip
+        result.append(
+            {"name": name, "freshness": freshness, "newest": newest,
+             "granularity": pipeline.granularity, "jobs": list(pipeline.jobs)}
+        )  # fmt: skip
     return result
 
 
@@ -186,9 +186,7 @@ async def read_backfills(
     request: Request, runner: RunnerDep, executions: ExecutionsFactoryDep
 ) -> HTMLResponse:
     """Running and recent backfills, newest first, with progress and failed keys."""
-    listed = await run_in_threadpool(
-        lambda: executions().list(BACKFILL_WORKFLOW, RECENT_BACKFILLS)
-    )
+    listed = await run_in_threadpool(lambda: executions().list(BACKFILL_WORKFLOW, RECENT_BACKFILLS))
     rows = [await run_in_threadpool(_describe, runner, info) for info in listed]
     return render(request, "backfills.html", backfills=rows)
 

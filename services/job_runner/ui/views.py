@@ -79,9 +79,7 @@ class Grid:
         return [row.partition_key for row in self.rows if row.has_failed]
 
 
-def build_grid(
-    pipeline: str, jobs: list[str], keys: list[str], states: Iterable[RunState]
-) -> Grid:
+def build_grid(pipeline: str, jobs: list[str], keys: list[str], states: Iterable[RunState]) -> Grid:
     """Partitions (`keys`, newest first as given) x `jobs`; a job never run is `missing`."""
     by_key: dict[str, dict[str, RunState]] = {key: {} for key in keys}
     for state in states:

@@ -17,6 +17,7 @@ MODULES = (
     "init",
     "image",
     "contract",
+    "ui",
 )
 
 
