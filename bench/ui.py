@@ -7,8 +7,9 @@ timed: the ledger read alone (`RunLedger.get_states`) and the page built from st
 (`build_grid` + the template), so the figure says where the time goes.
 
 Figures (one JSON object on stdout), medians of REPEATS requests after one warm-up request:
-`route_seconds` (HTTP, end to end), `ledger_seconds`, `render_seconds`, the page's size, and
-whether the route is under the one-second goal of issue 12.
+`route_seconds` (HTTP, end to end), `ledger_seconds`, `render_seconds`, `select_1_seconds` (the
+emulator's cost of any query: the floor under the ledger read), the page's size, the machine's
+load average, and whether the route is under the one-second goal of issue 12.
 
 Usage: .venv/bin/python bench/ui.py
 """
@@ -16,6 +17,8 @@ Usage: .venv/bin/python bench/ui.py
 from __future__ import annotations
 
 import json
+import logging
+import os
 import statistics
 import tempfile
 import threading
@@ -84,6 +87,8 @@ def timed(call: Any, repeats: int = REPEATS) -> tuple[float, Any]:
 
 
 def main() -> None:
+    # One JSON object on stdout: not the ledger's line per recorded state, nor start-up notices.
+    logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         endpoint = start_bigquery(directory, get_free_port())
@@ -109,6 +114,8 @@ def main() -> None:
             thread.join(10)
             first, last = date.fromisoformat(KEYS[0]), date.fromisoformat(KEYS[-1])
             ledger_seconds, states = timed(lambda: ledger.get_states("daily", first, last))
+            # The emulator's floor: any query costs this much on this machine.
+            select1_seconds, _ = timed(lambda: list(client.query_and_wait("SELECT 1")))
             render_seconds, _ = timed(
                 lambda: routes._ENV.get_template("grid.html").render(
                     grid=views.build_grid("daily", JOBS, KEYS[::-1], states),
@@ -121,8 +128,10 @@ def main() -> None:
     print(json.dumps({
         "partitions": PARTITIONS, "jobs": len(JOBS), "cells": PARTITIONS * len(JOBS),
         "route_seconds": round(route_seconds, 3), "ledger_seconds": round(ledger_seconds, 3),
+        "select_1_seconds": round(select1_seconds, 3),
         "render_seconds": round(render_seconds, 3), "page_bytes": len(page.content),
         "states": len(states), "under_one_second": route_seconds < 1.0,
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }))  # fmt: skip
 
 

@@ -72,6 +72,7 @@ def write_tiny_spec(directory: Path) -> Path:
                 "timezone": "UTC",
                 "schedule": "0 2 * * *",
                 "start": "2024-03-01",
+                "alerts": {"freshness": "28h"},
                 "jobs": {
                     "load": {"kind": "bigquery_sql", "sql": "load.sql",
                              "destination": {"dataset": "ui", "table": "loaded",
@@ -172,6 +173,19 @@ def test_the_grid_shows_the_week_coloured_by_status_and_a_screenshot_is_saved(
     assert (DOCS / "ui-grid.png").stat().st_size > 10_000
 
 
+def test_the_pipelines_page_shows_freshness_and_links_the_grid(
+    stack: Stack, browser: Browser
+) -> None:
+    browser.open(f"{stack.url}/ui")
+
+    # March 2024 is long past the 28h limit: the schedule "stopped", the pipeline is stale.
+    row = browser.text('#pipelines tr[data-pipeline="daily"]')
+    assert "STALE" in row and "no complete partition in the last 7 days (limit 28h)" in row
+    browser.click('#pipelines tr[data-pipeline="daily"] a')
+    assert browser.wait_for_path("/ui/pipelines/daily")
+    assert browser.cells()  # the default range: the newest week, all missing
+
+
 def test_a_failed_cell_opens_its_run_with_the_error_and_attempts(
     stack: Stack, browser: Browser
 ) -> None:
@@ -250,3 +264,6 @@ def test_bad_input_is_one_clear_4xx(stack: Stack) -> None:
     assert "2024-03-09" in reversed_range.json()["detail"]
     assert stack.http.get("/ui/runs/daily/nojob/2024-03-02").status_code == 404
     assert stack.http.get("/ui/static/../ui.py").status_code == 404
+    bad_keys = stack.http.get("/ui/backfills/new?pipeline=daily&partition_keys=2024-03-02,nope")
+    assert bad_keys.status_code == 400
+    assert "partition_keys.1" in bad_keys.json()["detail"]

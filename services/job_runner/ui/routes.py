@@ -27,6 +27,7 @@ import jinja2
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from dayflow.errors import NotFoundError, UserError
 from dayflow.executions import BACKFILL_WORKFLOW, find_backfill, get_backfill_id
@@ -227,7 +228,12 @@ def _body(
                 "?pipeline=daily&start=2024-01-01&end=2024-01-07&only=failed)"
             )
         fields.update(start=start, end=end)
-    return BackfillCreate.model_validate(fields, strict=False)
+    try:
+        return BackfillCreate.model_validate(fields, strict=False)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "request"
+        raise UserError(f"{where}: {first['msg']} (got {first.get('input')!r})") from None
 
 
 def _dry_run(runner: JobRunner, body: BackfillCreate, max_partitions: int) -> dict[str, Any]:
