@@ -265,5 +265,5 @@ def test_bad_input_is_one_clear_4xx(stack: Stack) -> None:
     assert stack.http.get("/ui/runs/daily/nojob/2024-03-02").status_code == 404
     assert stack.http.get("/ui/static/../ui.py").status_code == 404
     bad_keys = stack.http.get("/ui/backfills/new?pipeline=daily&partition_keys=2024-03-02,nope")
-    assert bad_keys.status_code == 400
+    assert bad_keys.status_code == 422
     assert "partition_keys.1" in bad_keys.json()["detail"]

@@ -232,7 +232,8 @@ def _body(
         return BackfillCreate.model_validate(fields, strict=False)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "request"
+        # The field and index, without pydantic's union tags (`list[constrained-str]`).
+        where = ".".join(str(p) for p in first["loc"] if "[" not in str(p)) or "request"
         raise UserError(f"{where}: {first['msg']} (got {first.get('input')!r})") from None
 
 
