@@ -4,6 +4,9 @@ person's credentials; Google (IAM Credentials, certs) is a fake at the network b
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,18 +111,26 @@ def test_only_the_status_page_is_proxied_and_only_to_its_own_host(proxy: UiProxy
     assert rebound.status_code == 403
 
 
-def test_dayflow_ui_without_a_job_runner_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DAYFLOW_")}
-    result = subprocess.run(
-        [sys.executable, "-c", "from dayflow.cli import main; main()", "ui", "--env", "dev",
-         "--no-browser"],
-        env={**env, "PYTHONPATH": ":".join(sys.path), "HOME": str(tmp_path)},
+def run_dayflow_ui(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`dayflow ui ARGS` in a process of its own, with only the given DAYFLOW_* settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DAYFLOW_")}
+    return subprocess.run(
+        [sys.executable, "-c", "from dayflow.cli import main; main()", "ui", *args],
+        env={**clean, **env, "PYTHONPATH": ":".join(sys.path), "HOME": str(tmp_path)},
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
     )  # fmt: skip
+
+
+def test_dayflow_ui_locally_prints_the_pages_url(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:18080"
+    result = run_dayflow_ui(tmp_path, "--no-browser", DAYFLOW_JOB_RUNNER_URL=url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"status page: {url}/ui"
+
+
+def test_dayflow_ui_without_a_job_runner_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_dayflow_ui(tmp_path, "--env", "dev", "--no-browser")
 
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
