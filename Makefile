@@ -46,6 +46,7 @@ help:
 	@echo "make demo   run the example pipeline on a local stack (no GCP account needed)"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  run the benchmarks in bench/ (each prints one JSON object)"
+	@echo "make browser  install Debian's chromium + chromium-driver (the status page's browser tests; root)"
 	@echo "make lock   regenerate locks/ from pyproject.toml (after adding or changing a dependency)"
 	@echo "make image  the toolkit image $(TOOLKIT_IMAGE) (needs Docker); make example-image: the shop's on it"
 

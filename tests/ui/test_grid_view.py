@@ -48,3 +48,18 @@ def test_durations_and_bytes_read_at_a_glance() -> None:
     assert [format_seconds(s) for s in (0.42, 12, 185, 7440)] == ["0.4 s", "12 s", "3m 5s", "2h 4m"]
     assert [format_bytes(b) for b in (None, 512, 1_234_567, 3 * 10**12)] == [
         "unknown", "512 B", "1.2 MB", "3.0 TB"]  # fmt: skip
+
+
+def test_a_caller_who_may_not_start_backfills_sees_no_re_run_button() -> None:
+    from job_runner.ui.routes import _ENV
+    from job_runner.ui.views import KNOWN_STATUSES
+
+    grid = build_grid("p", ["a"], ["2024-03-02"], [state("2024-03-02", "a", "failed")])
+    template = _ENV.get_template("grid.html")
+
+    def render(may_start: bool) -> str:
+        return template.render(grid=grid, may_start=may_start, statuses=sorted(KNOWN_STATUSES))
+
+    assert 'id="rerun-failed"' in render(True)
+    read_only = render(False)
+    assert 'id="rerun-failed"' not in read_only and "read-only" in read_only
