@@ -211,6 +211,7 @@ def test_re_run_failed_shows_the_dry_run_plan_then_starts_it_and_it_succeeds(
     assert browser.text("#plan-partitions") == "1"  # only the failed partition
     assert "$" in browser.text("#plan-cost")
     browser.click("#confirm")
+    assert browser.wait_for_path("/ui/backfills/bf-daily-")  # the script started it: its page
     state = browser.wait_for_text(
         "#backfill td.state", lambda s: s.startswith(("SUCCEEDED", "FAILED")), WORK_SECONDS,
         reload=True,
