@@ -40,12 +40,13 @@ PYTHON313 ?= $(shell \
   elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -n 1) && [ -n "$$v" ]; then \
     echo "$$(pyenv root)/versions/$$v/bin/python3.13"; fi)
 
-.PHONY: help venv lock demo test lint typecheck pytest bench image example-image docker-engine clean
+.PHONY: help venv lock demo test lint typecheck pytest browser bench image example-image docker-engine clean
 
 help:
 	@echo "make demo   run the example pipeline on a local stack (no GCP account needed)"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  run the benchmarks in bench/ (each prints one JSON object)"
+	@echo "make browser  install Debian's chromium + chromium-driver (the status page's browser tests; root)"
 	@echo "make lock   regenerate locks/ from pyproject.toml (after adding or changing a dependency)"
 	@echo "make image  the toolkit image $(TOOLKIT_IMAGE) (needs Docker); make example-image: the shop's on it"
 
@@ -91,10 +92,20 @@ typecheck: venv
 # `--dist loadfile` keeps each file on one worker, so module fixtures (dbt marts, stacks) are
 # built once. PYTEST_WORKERS=0 runs them in this process.
 PYTEST_WORKERS ?= 2
-pytest: venv
+pytest: venv browser
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test: lint typecheck pytest
+
+# Headless Chromium and its driver for the status page's browser tests (tests/ui/), from Debian's
+# packages; nothing to do when both are there. (Needs root, as CI and the dev image run.)
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser: $(CHROMIUM) $(CHROMEDRIVER)
+
+$(CHROMIUM) $(CHROMEDRIVER) &:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
 
 bench: venv
 	@for b in bench/*.py; do echo "# $$b"; $(PY) $$b; done

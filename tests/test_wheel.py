@@ -38,6 +38,8 @@ EXPECTED_IN_WHEEL = (
     "dayflow/scaffold/template/dot-github/workflows/ci.yml",
     "dayflow/scaffold/template/tests/test_pipeline.py.tmpl",
     "job_runner/main.py",
+    "job_runner/ui/templates/grid.html",  # the status page's templates and script
+    "job_runner/ui/static/ui.js",
 )
 PIPELINE = "proj_daily"
 DAY = "2024-01-02"

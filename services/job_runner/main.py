@@ -16,6 +16,7 @@ from job_runner.api.trace import TraceMiddleware
 from job_runner.core.config import JobRunnerSettings, get_settings
 from job_runner.errors import UnexpectedErrorMiddleware, add_error_handlers
 from job_runner.models import ERROR_RESPONSES
+from job_runner.ui import routes as ui
 
 
 def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
@@ -55,6 +56,7 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     app.include_router(pipelines.router)
     app.include_router(backfills.router)
     app.include_router(freshness.router)
+    app.include_router(ui.router)
     return app
 
 

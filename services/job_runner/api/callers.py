@@ -43,6 +43,9 @@ OPEN, SCHEDULER, WORKFLOWS, OPERATORS = "anyone", "scheduler", "workflows", "ope
 # (method, route path pattern, who may call); the first match wins; `*` matches anything.
 ROUTE_CALLERS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("GET", "/healthz", frozenset({OPEN})),
+    # The status page (job_runner.ui) is for people; its POST starts a backfill, as /backfills.
+    ("GET", "/ui*", frozenset({OPERATORS})),
+    ("POST", "/ui/backfills", frozenset({OPERATORS, WORKFLOWS})),
     ("POST", "/triggers/*", frozenset({SCHEDULER})),
     ("POST", "/freshness/check", frozenset({SCHEDULER})),
     ("POST", "/runs", frozenset({WORKFLOWS})),
@@ -178,12 +181,25 @@ def _get_settings(request: Request) -> JobRunnerSettings:
 
 def check_caller(request: Request) -> None:
     """FastAPI dependency: refuse a caller the route does not allow (403)."""
+    route = request.scope.get("route")
+    _check(request, request.method, getattr(route, "path", request.url.path))
+
+
+def is_caller_allowed(request: Request, method: str, path: str) -> bool:
+    """Whether this request's caller may call `method path` (always, with checks off): the
+    status page shows its actions only to callers allowed on the routes they call."""
+    try:
+        _check(request, method, path)
+    except CallerNotAllowedError:
+        return False
+    return True
+
+
+def _check(request: Request, method: str, path: str) -> None:
     settings = _get_settings(request)
     if not settings.check_callers:
         return
-    route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    callers = get_route_callers(request.method, path)
+    callers = get_route_callers(method, path)
     if OPEN in callers:
         return
     state = request.app.state
@@ -199,12 +215,12 @@ def check_caller(request: Request) -> None:
             "caller %s admitted to %s %s: a group is among the operators, which a token cannot "
             "show; Cloud Run IAM is the gate",
             email,
-            request.method,
+            method,
             path,
         )
         return
     raise CallerNotAllowedError(
-        f"caller {email} may not call {request.method} {path} "
+        f"caller {email} may not call {method} {path} "
         f"(allowed: {', '.join(members) or 'nobody: no account configured for it'})"
     )
 

@@ -18,6 +18,7 @@ MODULES = (
     "image",
     "contract",
     "schedule",
+    "ui",
 )
 
 

@@ -61,6 +61,7 @@ def local_up(
     console.print(f"local stack up in {time.monotonic() - started:.1f} s")
     for name, url in urls.items():
         console.print(plain(f"  {name}: {url}"))
+    console.print(plain(f"status page: {urls['job_runner_url']}/ui (or: dayflow ui)"))
 
 
 def _print_done(name: str, began: float, now: float) -> None:
