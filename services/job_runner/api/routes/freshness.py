@@ -14,7 +14,9 @@ from job_runner.models import FreshnessListPublic, FreshnessPublic, error_respon
 router = APIRouter(tags=["freshness"])
 
 
-@router.get("/freshness", response_model=FreshnessListPublic, responses=error_responses(404, 503))
+@router.get(
+    "/freshness", response_model=FreshnessListPublic, responses=error_responses(404, 422, 503)
+)
 async def get_freshness(
     runner: RunnerDep,
     pipeline: Annotated[str | None, Query(description="One pipeline (default: all)")] = None,
