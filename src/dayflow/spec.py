@@ -358,9 +358,8 @@ def get_datasets(spec: Spec) -> list[str]:
     names = {"dayflow"}
     for pipeline in spec.pipelines.values():
         for job in pipeline.jobs.values():
-            if isinstance(job, BigQuerySqlJob | DedupJob):
-                names.add(job.destination.dataset)
-            elif isinstance(job, HttpJob) and job.destination is not None:
+            # An http job's destination is written by its service; dayflow creates the dataset.
+            if isinstance(job, BigQuerySqlJob | DedupJob | HttpJob) and job.destination:
                 names.add(job.destination.dataset)
     names.update(topic.ingest_dataset for topic in spec.topics.values())
     return sorted(names)

@@ -51,6 +51,7 @@ def test_every_resource_is_a_child_of_a_component(dev: Deployment) -> None:
             "Transformations",
             "ProjectApis",
             "Operators",
+            "CalledServices",
         )
     }
     orphans = [r.urn for r in dev if not r.is_component and r.parent_type not in components]
@@ -184,6 +185,10 @@ def test_job_runner_runs_as_its_own_account_with_its_settings(dev: Deployment) -
             ["group:data-eng@acme.com", member(dev, "operator")]
         ),
         "JOB_RUNNER_MAX_CONCURRENT_RUNS": "20",
+        # The example's http job calls its fx_extractor service (tests/infra/test_infra_called_services.py).
+        "JOB_RUNNER_SERVICE_URLS": json.dumps(
+            {"fx_extractor": "https://fx-extractor-123456789012.europe-north1.run.app"}
+        ),
     }
     # The runs one instance executes at once equal the requests Cloud Run sends it at once.
     assert service.state["template"]["maxInstanceRequestConcurrency"] == 20

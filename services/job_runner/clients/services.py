@@ -72,7 +72,9 @@ class HttpxServiceCaller:
         headers = {"User-Agent": "dayflow-job-runner"}
         if audience is not None:
             headers["Authorization"] = f"Bearer {self._get_token(audience)}"
-        timeout = httpx.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, timeout_seconds))
+        timeout = httpx.Timeout(
+            timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, timeout_seconds)
+        )
         try:
             with httpx.Client(timeout=timeout, follow_redirects=False) as client:
                 response = client.post(url, json=body, headers=headers)
@@ -92,9 +94,7 @@ class HttpxServiceCaller:
         try:
             return self.get_id_token(audience)
         except google.auth.exceptions.TransportError as err:  # the metadata server did not answer
-            raise ServiceCallError(
-                f"no ID token for {audience}: {err}", transient=True
-            ) from err
+            raise ServiceCallError(f"no ID token for {audience}: {err}", transient=True) from err
         except google.auth.exceptions.GoogleAuthError as err:  # no credentials that mint one
             raise ServiceCallError(
                 f"no ID token for {audience}: {err} (expected the job-runner to run as a "

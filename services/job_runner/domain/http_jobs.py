@@ -2,14 +2,13 @@
 
 The request body (JSON), the contract every called service gets:
 
-| field | example | meaning |
-|---|---|---|
-| `pipeline`, `job` | `shop_daily`, `extract_fx_rates` | which job of which pipeline |
-| `partition_key` | `2024-01-05` / `2024-01-05T13` | the partition to (re)build |
-| `partition_start`, `partition_end` | `2024-01-04T23:00:00Z` | its half-open UTC bounds (ISO 8601) |
-| `attempt`, `run_id` | `3`, `shop_daily/extract_fx_rates/2024-01-05/3` | this attempt; a new attempt is a rerun |
-| `environment`, `gcp_project`, `dataset_prefix` | `dev`, `acme-shop-dev`, `dev_` | where to write |
-| `destination` | `{"project", "dataset", "table", "partition_field"}` or null | the job's declared table |
+- `pipeline`, `job`: which job of which pipeline (`shop_daily`, `extract_fx_rates`);
+- `partition_key`: the partition to (re)build (`2024-01-05`, or `2024-01-05T13` when hourly);
+- `partition_start`, `partition_end`: its half-open UTC bounds (ISO 8601, `...T23:00:00Z`);
+- `attempt`, `run_id`: this attempt (1, 2, ...) and its id (`dayflow.ledger.get_run_id`); a new
+  attempt is a rerun of the partition, never a continuation;
+- `environment`, `gcp_project`, `dataset_prefix`: where to write (`dev`, `acme-shop-dev`, `dev_`);
+- `destination`: the job's declared table `{project, dataset, table, partition_field}`, or null.
 
 The answer must be a JSON object with `rows_written`, an integer >= 0 (other fields are kept in the
 ledger's details). 5xx, 429, timeouts and failed connections are transient (the caller may retry
@@ -28,7 +27,7 @@ from dayflow.ledger import get_run_id
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import HttpJob
 from dayflow.warehouse import TableRef
-from job_runner.clients.services import ServiceCallError, ServiceCaller, ServiceResponse
+from job_runner.clients.services import ServiceCaller, ServiceCallError, ServiceResponse
 from job_runner.domain.writes import WriteStats
 
 if TYPE_CHECKING:

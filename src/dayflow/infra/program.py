@@ -16,6 +16,11 @@ import pulumi
 from dayflow.infra import catalog
 from dayflow.infra.components import project_apis as api
 from dayflow.infra.components import service_accounts as sa
+from dayflow.infra.components.called_services import (
+    CalledService,
+    CalledServices,
+    CalledServicesArgs,
+)
 from dayflow.infra.components.consumed_tables import (
     ConsumedTable,
     ConsumedTables,
@@ -42,6 +47,7 @@ from dayflow.infra.config import load_stack_config
 from dayflow.ingest_config import build_ingest_config, get_ingest_env
 from dayflow.package_files import WORKFLOW_SUFFIX
 from dayflow.spec import DataformJob, DbtJob
+from dayflow.spec_services import get_http_services
 
 
 def run(project_dir: Path) -> None:
@@ -53,6 +59,7 @@ def run(project_dir: Path) -> None:
     has_dataform = catalog.has_job_kind(spec, DataformJob)
     has_topics = bool(spec.topics)
     managed_dataform = catalog.get_managed_dataform(spec)
+    called_services = get_http_services(spec)
 
     # The APIs each component calls (to create its resources) or its workload calls (at run time).
     COMPONENT_APIS: dict[str, tuple[str, ...]] = {
@@ -99,6 +106,8 @@ def run(project_dir: Path) -> None:
         )
     if cfg.operators:
         COMPONENT_APIS["operators"] = (api.IAM,)
+    if called_services:
+        COMPONENT_APIS["called-services"] = (api.RUN,)
 
     apis = api.ProjectApis(
         "apis",
@@ -184,6 +193,23 @@ def run(project_dir: Path) -> None:
         operator_sa.member if operator_sa is not None else ""
     ).apply(lambda m: json.dumps([*cfg.operators, *([m] if m else [])]))
 
+    # The services http jobs call: their URLs for the job-runner, and its invoker grant on each.
+    service_urls: pulumi.Output[str] | None = None
+    if called_services:
+        service_urls = CalledServices(
+            "called-services",
+            CalledServicesArgs(
+                project=cfg.project,
+                region=cfg.region,
+                services=tuple(
+                    CalledService(key, service.get_cloud_run_name(key))
+                    for key, service in called_services.items()
+                ),
+                job_runner_member=job_runner_sa.member,
+            ),
+            opts=needs("called-services"),
+        ).urls_json
+
     job_runner = JobRunnerService(
         "job-runner",
         JobRunnerArgs(
@@ -215,6 +241,7 @@ def run(project_dir: Path) -> None:
                     if has_dataform
                     else {}
                 ),
+                **({"JOB_RUNNER_SERVICE_URLS": service_urls} if service_urls is not None else {}),
             },
             min_instances=cfg.min_instances,
             max_instances=cfg.max_instances,

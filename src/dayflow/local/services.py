@@ -26,9 +26,7 @@ def get_service_ports(spec: Spec) -> dict[str, int]:
     return {name: get_free_port() for name in get_http_services(spec)}
 
 
-def start_service(
-    spec: Spec, name: str, port: int, state_dir: Path, bigquery_endpoint: str
-) -> str:
+def start_service(spec: Spec, name: str, port: int, state_dir: Path, bigquery_endpoint: str) -> str:
     """Start service `name` of `spec`; wait until it listens on 127.0.0.1:`port`; return its URL."""
     service = spec.services[name]
     argv = [arg.replace("{port}", str(port)) for arg in service.local.command]

@@ -57,7 +57,9 @@ class ExtractRequest(BaseModel):
         try:
             date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"expected a day YYYY-MM-DD (rates are daily), got {value!r}") from None
+            raise ValueError(
+                f"expected a day YYYY-MM-DD (rates are daily), got {value!r}"
+            ) from None
         if len(value) != 10:
             raise ValueError(f"expected a day YYYY-MM-DD (rates are daily), got {value!r}")
         return value

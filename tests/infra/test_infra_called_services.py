@@ -1,0 +1,76 @@
+"""Infra of `http` jobs: the job-runner may invoke exactly the services its http jobs call, and
+learns their URLs (looked up by Cloud Run name) through JOB_RUNNER_SERVICE_URLS."""
+
+from __future__ import annotations
+
+import json
+import pytest
+import yaml
+from pulumi_harness import PROJECT_NUMBER, Deploy, Deployment, T
+
+SPEC = {
+    "version": 1,
+    "name": "fx",
+    "environments": {
+        "local": {"gcp_project": "local"},
+        "dev": {"gcp_project": "acme-fx-dev", "dataset_prefix": "dev_"},
+        "prod": {"gcp_project": "acme-fx-prod"},
+    },
+    "services": {
+        "rates": {"local": {"command": ["python", "-m", "rates", "{port}"]}},
+        "prices_api": {"cloud_run_service": "prices", "local": {"command": ["prices"]}},
+        "unused": {"local": {"command": ["unused"]}},  # no job calls it: no grant
+    },
+    "pipelines": {
+        "fx_daily": {
+            "granularity": "day",
+            "timezone": "UTC",
+            "schedule": "0 3 * * *",
+            "start": "2024-01-01",
+            "jobs": {
+                "rates": {
+                    "kind": "http",
+                    "service": "rates",
+                    "path": "/extract",
+                    "destination": {"dataset": "staging", "table": "rates", "partition_field": "d"},
+                },
+                "prices": {"kind": "http", "service": "prices_api", "depends_on": ["rates"]},
+            },
+        }
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def dev(deploy: Deploy, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    path = tmp_path_factory.mktemp("called") / "dayflow.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    deployment: Deployment = deploy("dev", **{"specPath": str(path), "gcp:project": "acme-fx-dev"})
+    return deployment
+
+
+def job_runner_member(deployment: Deployment) -> str:
+    return str(deployment.one(T.ACCOUNT, "sa-job-runner").state["member"])
+
+
+def test_the_job_runner_invokes_exactly_each_called_service(dev: Deployment) -> None:
+    grants = [r for r in dev.of_type(T.SERVICE_IAM) if r.parent_type.endswith("CalledServices")]
+    assert sorted((r.name, r.state["name"]) for r in grants) == [
+        ("calls-prices", "prices"),
+        ("calls-rates", "rates"),
+    ]
+    for grant in grants:
+        assert grant.state["role"] == "roles/run.invoker"
+        assert grant.state["member"] == job_runner_member(dev)
+        assert (grant.state["project"], grant.state["location"]) == ("acme-fx-dev", "europe-north1")
+    # Nothing broader: no project-level invoker, and no other member on these services.
+    assert not [r for r in dev.of_type(T.PROJECT_IAM) if r.state["role"] == "roles/run.invoker"]
+
+
+def test_the_job_runner_learns_each_called_services_url(dev: Deployment) -> None:
+    container = dev.one(T.SERVICE, "service").state["template"]["containers"][0]
+    env = {e["name"]: e["value"] for e in container["envs"]}
+    assert json.loads(env["JOB_RUNNER_SERVICE_URLS"]) == {
+        "prices_api": f"https://prices-{PROJECT_NUMBER}.europe-north1.run.app",
+        "rates": f"https://rates-{PROJECT_NUMBER}.europe-north1.run.app",
+    }
