@@ -4,6 +4,7 @@ learns their URLs (looked up by Cloud Run name) through JOB_RUNNER_SERVICE_URLS.
 from __future__ import annotations
 
 import json
+
 import pytest
 import yaml
 from pulumi_harness import PROJECT_NUMBER, Deploy, Deployment, T
