@@ -80,7 +80,7 @@ class HttpxServiceCaller:
                 response = client.post(url, json=body, headers=headers)
         except httpx.TimeoutException as err:
             raise ServiceCallError(
-                f"no answer within {timeout_seconds:g} s ({type(err).__name__})",
+                f"no answer within {round(timeout_seconds, 1):g} s ({type(err).__name__})",
                 transient=True,
                 timed_out=True,
             ) from err

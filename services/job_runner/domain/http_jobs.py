@@ -42,6 +42,7 @@ class HttpCall:
     """One call of an http job: where it goes and what it carries."""
 
     service: str
+    path: str
     url: str
     # The service's URL, the ID token's audience in GCP; None locally (no token).
     audience: str | None
@@ -50,7 +51,8 @@ class HttpCall:
 
     @property
     def what(self) -> str:
-        return f"service {self.service!r} (POST {self.url})"
+        # Its path, not its URL: addresses never reach a caller (job_runner.errors).
+        return f"service {self.service!r} (POST {self.path})"
 
 
 def run_http_job(
@@ -83,7 +85,7 @@ def run_http_job(
     # In GCP the ID token's audience is the service's URL (never with the path); locally none.
     audience = None if runner.env == "local" else runner.service_urls[job.service]
     timeout = max(0.001, min(float(job.timeout_seconds), deadline - runner.clock()))
-    call = HttpCall(job.service, url, audience, body, timeout)
+    call = HttpCall(job.service, job.path, url, audience, body, timeout)
     return call_service(runner.service_caller or HttpxServiceCaller(), call)
 
 
