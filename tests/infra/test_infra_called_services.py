@@ -75,3 +75,15 @@ def test_the_job_runner_learns_each_called_services_url(dev: Deployment) -> None
         "prices_api": f"https://prices-{PROJECT_NUMBER}.europe-north1.run.app",
         "rates": f"https://rates-{PROJECT_NUMBER}.europe-north1.run.app",
     }
+
+
+def test_a_dataset_only_a_service_writes_is_created_and_the_job_runner_reads_it(
+    dev: Deployment,
+) -> None:
+    """The http job's destination: infra creates its dataset; the job-runner only reads it (its
+    checksums), the service's own account writes it (the domain team grants that)."""
+    assert dev.by_state(T.DATASET, datasetId="dev_staging")
+    grants = dev.by_state(T.DATASET_IAM, datasetId="dev_staging")
+    assert [(g.state["role"], g.state["member"]) for g in grants] == [
+        ("roles/bigquery.dataViewer", job_runner_member(dev))
+    ]
