@@ -9,7 +9,6 @@ is permanent (422), each with the service's answer quoted.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -256,8 +255,7 @@ def test_in_gcp_the_call_carries_an_id_token_for_the_service_url() -> None:
         audiences.append(audience)
         return f"token-{len(audiences)}"
 
-    lock = threading.Lock()
-    with Server(make_service()) as service, lock:
+    with Server(make_service()) as service:
         caller = HttpxServiceCaller(get_id_token=token)
         response = caller.post(
             f"{service.url}/ok",
