@@ -27,7 +27,12 @@ from dayflow.ledger import get_run_id
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import HttpJob
 from dayflow.warehouse import TableRef
-from job_runner.clients.services import ServiceCaller, ServiceCallError, ServiceResponse
+from job_runner.clients.services import (
+    HttpxServiceCaller,
+    ServiceCaller,
+    ServiceCallError,
+    ServiceResponse,
+)
 from job_runner.domain.writes import WriteStats
 
 if TYPE_CHECKING:
@@ -65,8 +70,6 @@ def run_http_job(
     deadline: float,
 ) -> WriteStats:
     """One attempt of an http job for `partition`, within `deadline` (on `runner.clock`)."""
-    from job_runner.clients.services import HttpxServiceCaller
-
     url = get_service_url(job_name, job, runner.service_urls)
     environment = runner.environment
     body = build_body(
@@ -103,7 +106,7 @@ def build_body(
     destination: TableRef | None,
     partition_field: str | None,
 ) -> dict[str, Any]:
-    """The JSON body an http job POSTs (the table in this module's docstring)."""
+    """The JSON body an http job POSTs (listed in this module's docstring)."""
     start, end = scheme.get_partition_bounds(partition_key)
     return {
         "pipeline": pipeline,
