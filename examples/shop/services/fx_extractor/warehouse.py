@@ -124,9 +124,20 @@ def ensure_table(client: bigquery.Client, table_id: str, partition_field: str) -
         pass  # another instance created it meanwhile
 
 
+# BigQuery reports a transaction aborted by a concurrent one as a 400 whose only mark is its
+# message (as does the emulator, DuckLake underneath): the same markers dayflow's job-runner uses.
+_ABORT_MARKERS = (
+    "concurrent update",
+    "transaction is aborted",
+    "could not serialize access",
+    "failed to commit ducklake transaction",
+    "conflict on",
+)
+
+
 def _is_aborted(err: Exception) -> bool:
     text = str(err).lower()
-    return "aborted" in text or "concurrent update" in text or "failed to commit" in text
+    return any(marker in text for marker in _ABORT_MARKERS)
 
 
 def _lock(table_id: str) -> threading.Lock:
