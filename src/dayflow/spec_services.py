@@ -23,8 +23,9 @@ Design (why a service is named, not its URL):
 - Locally `dayflow local up` runs `local.command` in the spec's directory, on 127.0.0.1 and a free
   port (`{port}` in any argument, and the `PORT` variable, as Cloud Run sets it), with the
   BigQuery emulator's URL in `BIGQUERY_EMULATOR_HOST` (google-cloud-bigquery's endpoint
-  variable; the service passes anonymous credentials) and `GOOGLE_CLOUD_PROJECT=local`. The interpreter's `bin/` comes first on `PATH`, so `python` is
-  the dayflow environment's. Its URL goes into stack.json and to the job-runner.
+  variable; the service passes anonymous credentials) and `GOOGLE_CLOUD_PROJECT=local`. The
+  interpreter's `bin/` comes first on `PATH`, so `python` is the dayflow environment's. Its URL
+  goes into stack.json and to the job-runner.
 - A plain third-party URL is not a job: dayflow could neither serve it locally nor call it with
   an ID token. Wrap such an endpoint in a service of the domain.
 """
