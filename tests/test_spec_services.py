@@ -131,6 +131,14 @@ def test_a_service_name_cloud_run_cannot_take_is_refused(tmp_path: Path) -> None
     ]
 
 
+def test_a_service_account_is_an_account_id(tmp_path: Path) -> None:
+    raw = spec()
+    raw["services"]["idle"]["service_account"] = "fx@acme.iam.gserviceaccount.com"
+    pattern = "services.idle.service_account: String should match pattern"
+    with pytest.raises(SpecError, match=re.escape(pattern)):
+        load(tmp_path, raw)
+
+
 def test_a_service_needs_a_local_command(tmp_path: Path) -> None:
     raw = spec()
     raw["services"]["idle"]["local"] = {"command": []}

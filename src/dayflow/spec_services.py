@@ -65,6 +65,11 @@ class Service(_Model):
     # Its Cloud Run service name in each environment's project and region (default: the key
     # with '_' replaced by '-').
     cloud_run_service: str | None = Field(default=None, pattern=CLOUD_RUN_NAME.pattern)
+    # The id of the service account it runs as in each environment's project (`fx-extractor`
+    # for fx-extractor@<project>.iam.gserviceaccount.com). When set, infra grants that account
+    # write access on exactly the destination datasets of the http jobs calling the service,
+    # and BigQuery Job User on the project (to run its queries); unset, grant them yourself.
+    service_account: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
     local: LocalService
 
     def get_cloud_run_name(self, key: str) -> str:
@@ -82,6 +87,18 @@ def get_http_services(spec: Spec) -> dict[str, Service]:
         if isinstance(job, HttpJob)
     }
     return {key: service for key, service in spec.services.items() if key in used}
+
+
+def get_service_writes(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """Logical datasets each called service writes: its http jobs' destination datasets."""
+    from dayflow.spec import HttpJob
+
+    writes: dict[str, list[str]] = {key: [] for key in get_http_services(spec)}
+    for pipeline in spec.pipelines.values():
+        for job in pipeline.jobs.values():
+            if isinstance(job, HttpJob) and job.destination is not None:
+                writes[job.service].append(job.destination.dataset)
+    return {key: tuple(dict.fromkeys(datasets)) for key, datasets in writes.items()}
 
 
 def check_services(spec: Spec) -> list[str]:

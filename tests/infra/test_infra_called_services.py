@@ -18,7 +18,10 @@ SPEC = {
         "prod": {"gcp_project": "acme-fx-prod"},
     },
     "services": {
-        "rates": {"local": {"command": ["python", "-m", "rates", "{port}"]}},
+        "rates": {
+            "service_account": "rates-extractor",
+            "local": {"command": ["python", "-m", "rates", "{port}"]},
+        },
         "prices_api": {"cloud_run_service": "prices", "local": {"command": ["prices"]}},
         "unused": {"local": {"command": ["unused"]}},  # no job calls it: no grant
     },
@@ -77,13 +80,28 @@ def test_the_job_runner_learns_each_called_services_url(dev: Deployment) -> None
     }
 
 
-def test_a_dataset_only_a_service_writes_is_created_and_the_job_runner_reads_it(
+def test_a_dataset_only_a_service_writes_is_created_for_it_and_read_by_the_job_runner(
     dev: Deployment,
 ) -> None:
-    """The http job's destination: infra creates its dataset; the job-runner only reads it (its
-    checksums), the service's own account writes it (the domain team grants that)."""
+    """The http job's destination: infra creates its dataset; the service's own account (named
+    in the spec) writes it and may run queries; the job-runner only reads it (checksums)."""
+    account = "serviceAccount:rates-extractor@acme-fx-dev.iam.gserviceaccount.com"
     assert dev.by_state(T.DATASET, datasetId="dev_staging")
     grants = dev.by_state(T.DATASET_IAM, datasetId="dev_staging")
-    assert [(g.state["role"], g.state["member"]) for g in grants] == [
-        ("roles/bigquery.dataViewer", job_runner_member(dev))
+    assert sorted((g.state["role"], g.state["member"]) for g in grants) == [
+        ("roles/bigquery.dataEditor", account),
+        ("roles/bigquery.dataViewer", job_runner_member(dev)),
+    ]
+    # Job User on the project for the named account only (prices_api names none), and no other
+    # grant to it anywhere.
+    job_users = [
+        r.state["member"]
+        for r in dev.of_type(T.PROJECT_IAM)
+        if r.parent_type.endswith("CalledServices")
+    ]
+    assert job_users == [account]
+    to_account = [r for r in dev if r.state.get("member") == account]
+    assert sorted(r.state["role"] for r in to_account) == [
+        "roles/bigquery.dataEditor",
+        "roles/bigquery.jobUser",
     ]

@@ -47,7 +47,7 @@ from dayflow.infra.config import load_stack_config
 from dayflow.ingest_config import build_ingest_config, get_ingest_env
 from dayflow.package_files import WORKFLOW_SUFFIX
 from dayflow.spec import DataformJob, DbtJob
-from dayflow.spec_services import get_http_services
+from dayflow.spec_services import get_http_services, get_service_writes
 
 
 def run(project_dir: Path) -> None:
@@ -60,6 +60,12 @@ def run(project_dir: Path) -> None:
     has_topics = bool(spec.topics)
     managed_dataform = catalog.get_managed_dataform(spec)
     called_services = get_http_services(spec)
+    # The account each called service runs as, when the spec names it (spec_services.Service).
+    service_members = {
+        key: f"serviceAccount:{s.service_account}@{cfg.project}.iam.gserviceaccount.com"
+        for key, s in called_services.items()
+        if s.service_account
+    }
 
     # The APIs each component calls (to create its resources) or its workload calls (at run time).
     COMPONENT_APIS: dict[str, tuple[str, ...]] = {
@@ -157,6 +163,11 @@ def run(project_dir: Path) -> None:
                     DatasetGrant(dataset, role, "team", f"group:{spec.team_group}")
                     for dataset, role in catalog.get_team_grants(spec).items()
                 ),
+                *(
+                    DatasetGrant(dataset, catalog.DATA_EDITOR, f"svc-{key}", member)
+                    for key, member in service_members.items()
+                    for dataset in get_service_writes(spec)[key]
+                ),
             ),
             source_grants=tuple(
                 DatasetGrant(source, catalog.DATA_VIEWER, account, identities.get(account).member)
@@ -202,7 +213,7 @@ def run(project_dir: Path) -> None:
                 project=cfg.project,
                 region=cfg.region,
                 services=tuple(
-                    CalledService(key, service.get_cloud_run_name(key))
+                    CalledService(key, service.get_cloud_run_name(key), service_members.get(key))
                     for key, service in called_services.items()
                 ),
                 job_runner_member=job_runner_sa.member,

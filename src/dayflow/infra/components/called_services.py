@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_gcp import cloudrunv2
+from pulumi_gcp import cloudrunv2, projects
 
 from dayflow.infra.components import get_child_options
 
 RUN_INVOKER = "roles/run.invoker"
+JOB_USER = "roles/bigquery.jobUser"
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,9 @@ class CalledService:
 
     key: str
     cloud_run_name: str
+    # The `serviceAccount:` member it runs as, when the spec names it (`service_account`): it
+    # gets Job User here, and write access on its datasets from Warehouse.
+    account_member: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,9 @@ class CalledServices(pulumi.ComponentResource):
     - `cloudrunv2.ServiceIamMember` `roles/run.invoker` for the job-runner's account on each
       service, in the environment's project and region
       (https://cloud.google.com/run/docs/authenticating/service-to-service): the job-runner calls
-      them with an ID token whose audience is the service's URL.
+      them with an ID token whose audience is the service's URL;
+    - `projects.IAMMember` `roles/bigquery.jobUser` for each service whose account the spec names
+      (running queries is project-scoped; its data access is dataset-level, from Warehouse).
 
     Reads (no resource): each service's URL (`cloudrunv2.get_service`), exposed as `urls_json`
     for `JOB_RUNNER_SERVICE_URLS`. The services themselves are the domain team's (image, their
@@ -72,6 +78,14 @@ class CalledServices(pulumi.ComponentResource):
                 member=args.job_runner_member,
                 opts=child,
             )
+            if service.account_member is not None:
+                projects.IAMMember(
+                    f"bigquery-job-user-{service.cloud_run_name}",
+                    project=args.project,
+                    role=JOB_USER,
+                    member=service.account_member,
+                    opts=child,
+                )
         self.urls_json: pulumi.Output[str] = pulumi.Output.all(**urls).apply(
             lambda found: json.dumps(dict(sorted(found.items())))
         )
