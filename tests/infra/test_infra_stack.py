@@ -378,6 +378,11 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         ("dev_semantic", dbt): "roles/bigquery.dataViewer",
         # The declared source `raw`, read by the SQL jobs: its own name, in the stack's project.
         ("raw", runner): "roles/bigquery.dataViewer",
+        # The fx_extractor service's account writes its http job's destination dataset.
+        (
+            "dev_staging",
+            "serviceAccount:fx-extractor@acme-shop-dev.iam.gserviceaccount.com",
+        ): "roles/bigquery.dataEditor",
     }
 
 

@@ -113,7 +113,8 @@ def run(project_dir: Path) -> None:
     if cfg.operators:
         COMPONENT_APIS["operators"] = (api.IAM,)
     if called_services:
-        COMPONENT_APIS["called-services"] = (api.RUN,)
+        # Cloud Run (the services and their invoker grants), Resource Manager (Job User).
+        COMPONENT_APIS["called-services"] = (api.RUN, api.RESOURCE_MANAGER)
 
     apis = api.ProjectApis(
         "apis",
