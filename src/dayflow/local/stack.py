@@ -157,8 +157,9 @@ def up(
     job_runner_url = f"http://127.0.0.1:{job_runner_port}"
     service_ports = get_service_ports(spec)
     service_urls = {name: f"http://127.0.0.1:{p}" for name, p in service_ports.items()}
-    # The three start side by side: each learns the others' URLs from the ports chosen above and
-    # calls none of them while starting, so `up` waits for the slowest, not for their sum
+    # The three (and the services http jobs call) start side by side: each learns the others'
+    # URLs from the ports chosen above and calls none of them while starting, so `up` waits for
+    # the slowest, not for their sum
     # (`dayflow local up` of a scaffolded project on the shared 2-core machine at load 10:
     # median of 3, 17.7 s against 21.9 s in sequence). The warehouse needs only the emulator.
     try:
