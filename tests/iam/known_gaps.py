@@ -37,13 +37,6 @@ _OPERATOR = (
     "Workflows executions and call the job-runner as it; the CLI makes no recorded call"
 )
 
-_FX = (
-    "the example's fx_extractor Cloud Run service (an http job) and its own account: the "
-    "job-runner calls it with an ID token, and it writes staging.fx_rates; the recorded spec "
-    "leaves the http job out (tests/conftest.py: read_example_spec), and no recorded workload "
-    "runs as the service's account"
-)
-
 JUSTIFIED_GRANTS: dict[str, str] = {
     "log-writer-workflows": _LOGS,
     "invoker-scheduler": "Cloud Scheduler calls POST /triggers/<pipeline> as this account",
@@ -63,7 +56,4 @@ JUSTIFIED_GRANTS: dict[str, str] = {
     "build-log-writer": _BUILD,
     "build-source-reader": _BUILD,
     "build-image-writer": _BUILD,
-    "calls-fx-extractor": _FX,
-    "iam-staging-svc-fx_extractor-dataEditor": _FX,
-    "bigquery-job-user-fx-extractor": _FX,
 }
