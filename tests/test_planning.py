@@ -11,11 +11,11 @@ PIPELINE = Pipeline.model_validate(
         "schedule": "0 2 * * *",
         "start": "2024-01-01",
         "jobs": {
-            "extract": {"kind": "http", "url": "https://example.com/x"},
-            "a": {"kind": "http", "url": "https://example.com/a", "depends_on": ["extract"]},
-            "b": {"kind": "http", "url": "https://example.com/b", "depends_on": ["extract"]},
-            "mart": {"kind": "http", "url": "https://example.com/m", "depends_on": ["a", "b"]},
-            "side": {"kind": "http", "url": "https://example.com/s"},
+            "extract": {"kind": "http", "service": "svc"},
+            "a": {"kind": "http", "service": "svc", "depends_on": ["extract"]},
+            "b": {"kind": "http", "service": "svc", "depends_on": ["extract"]},
+            "mart": {"kind": "http", "service": "svc", "depends_on": ["a", "b"]},
+            "side": {"kind": "http", "service": "svc"},
         },
     }
 )

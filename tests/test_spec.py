@@ -37,10 +37,11 @@ def jobs(spec: dict) -> dict:  # type: ignore[type-arg]
 
 def test_example_spec_is_valid() -> None:
     spec = load_spec(EXAMPLE / "dayflow.yaml")
-    assert list(spec.pipelines["shop_daily"].jobs) == [
+    assert list(spec.pipelines["shop_daily"].jobs)[:4] == [
         "stg_orders",
         "dim_customers",
         "mart_daily_sales",
+        "extract_fx_rates",
     ]
 
 
@@ -54,7 +55,7 @@ def test_example_spec_is_valid() -> None:
         (
             lambda s: jobs(s)["mart_daily_sales"].update(depends_on=["stg_order"]),
             "pipelines.shop_daily.jobs.mart_daily_sales.depends_on: unknown job 'stg_order' "
-            "(expected one of: stg_orders, dim_customers)",
+            "(expected one of: stg_orders, dim_customers, ",  # and the example's other jobs
         ),
         (
             lambda s: jobs(s)["stg_orders"].update(depends_on=["stg_orders"]),
@@ -199,7 +200,7 @@ def test_a_bad_source_is_one_line_naming_it(
     assert expected in lines[0], lines[0]
 
 
-def test_a_job_kind_the_job_runner_cannot_run_is_refused_in_one_line(
+def test_an_http_job_with_a_plain_url_is_refused_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = example()
@@ -207,4 +208,4 @@ def test_a_job_kind_the_job_runner_cannot_run_is_refused_in_one_line(
     code, lines = validate(tmp_path, spec, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1, lines
-    assert "pipelines.shop_daily.jobs.hook.kind: kind 'http' cannot run in this release (expected bigquery_sql, dedup, dbt or dataform)" in lines[0]  # fmt: skip
+    assert "pipelines.shop_daily.jobs.hook: url 'https://example.com/hook': an http job calls one of the spec's services (expected service: NAME and path: /PATH, with NAME declared under services)" in lines[0]  # fmt: skip

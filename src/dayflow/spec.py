@@ -19,10 +19,10 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    HttpUrl,
     Tag,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from dayflow.errors import SpecError
@@ -30,6 +30,7 @@ from dayflow.partition_mapping import MappingKind
 from dayflow.partitions import Granularity, PartitionScheme
 from dayflow.spec_alerts import Alerts
 from dayflow.spec_domains import ConsumedKey, ConsumedTable, Email, ExposedKey, ExposedTable
+from dayflow.spec_services import Service
 from dayflow.spec_sources import Source, check_sources
 from dayflow.spec_yaml import read_spec_yaml
 
@@ -242,10 +243,39 @@ class DataformJob(_Job):
 
 
 class HttpJob(_Job):
+    """POSTs the partition to `path` of one of the domain's `services` (dayflow.spec_services),
+    which does the work and answers `{"rows_written": N}` (job_runner.domain.http_jobs).
+
+    The service must honour the idempotency contract (README, "The http kind"): a call for a
+    partition replaces that partition, whatever ran before or runs beside it. `destination`,
+    when set, names the partitioned table the service writes: dayflow creates its dataset,
+    checksums it, and passes its id to the service. In GCP the call carries an OIDC ID token
+    for the service's URL; `timeout_seconds` bounds the call, at most Cloud Run's 3,600 s.
+    """
+
     kind: Literal["http"]
-    url: HttpUrl
-    method: Literal["GET", "POST", "PUT"] = "POST"
-    auth: Literal["oidc", "none"] = "oidc"
+    service: Name
+    path: str = Field(default="/", pattern=r"^/[A-Za-z0-9._~/-]*$")
+    destination: Destination | None = None
+    # Cloud Run's own default request timeout; its maximum is 60 minutes.
+    timeout_seconds: int = Field(default=300, ge=1, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_url(cls, data: object) -> object:
+        if isinstance(data, dict):
+            if "url" in data:
+                raise ValueError(
+                    f"url {data['url']!r}: an http job calls one of the spec's services "
+                    "(expected service: NAME and path: /PATH, with NAME declared under services)"
+                )
+            for key in ("method", "auth"):
+                if key in data:
+                    raise ValueError(
+                        f"{key} {data[key]!r} cannot be set: an http job always POSTs, with an "
+                        "OIDC ID token in GCP and none locally (expected no method or auth)"
+                    )
+        return data
 
 
 class DedupJob(_Job):
@@ -343,6 +373,8 @@ class Spec(_Model):
     team_group: Email | None = None
     exposes: dict[ExposedKey, ExposedTable] = Field(default_factory=dict)
     consumes: dict[ConsumedKey, ConsumedTable] = Field(default_factory=dict)
+    # The domain's own HTTP services that `http` jobs call (dayflow.spec_services).
+    services: dict[Name, Service] = Field(default_factory=dict)
     # The directory of the spec file: job files (`sql`, `project_dir`) are relative to it.
     root: Path = Field(default=Path(), exclude=True)
 
@@ -375,7 +407,8 @@ def get_datasets(spec: Spec) -> list[str]:
     names = {"dayflow"}
     for pipeline in spec.pipelines.values():
         for job in pipeline.jobs.values():
-            if isinstance(job, BigQuerySqlJob | DedupJob):
+            # An http job's destination is written by its service; dayflow creates the dataset.
+            if isinstance(job, BigQuerySqlJob | DedupJob | HttpJob) and job.destination:
                 names.add(job.destination.dataset)
     names.update(topic.ingest_dataset for topic in spec.topics.values())
     return sorted(names)
@@ -438,7 +471,7 @@ def check_spec(spec: Spec) -> list[str]:
                         f"{where}.jobs.{job_name}.depends_on: unknown job {dep!r} "
                         f"(expected one of: {', '.join(j for j in pipeline.jobs if j != job_name)})"
                     )
-            if isinstance(job, BigQuerySqlJob | DedupJob):
+            if isinstance(job, BigQuerySqlJob | DedupJob | HttpJob) and job.destination:
                 dest = job.destination
                 if pipeline.granularity == "hour" and dest.partition_type == "DATE":
                     problems.append(
@@ -455,13 +488,6 @@ def check_spec(spec: Spec) -> list[str]:
                     "a merge matches keys across the whole table "
                     "(expected require_partition_filter: false)"
                 )
-            if isinstance(job, HttpJob):
-                # Refused until the job-runner can execute it (issue 14): a spec never accepts a
-                # job that would only fail at run time.
-                problems.append(
-                    f"{where}.jobs.{job_name}.kind: kind 'http' cannot run in this release "
-                    "(expected bigquery_sql, dedup, dbt or dataform)"
-                )
             if isinstance(job, BigQuerySqlJob) and not (spec.root / job.sql).is_file():
                 problems.append(f"{where}.jobs.{job_name}.sql: file {job.sql!r} not found")
             if isinstance(job, DedupJob) and job.topic not in spec.topics:
@@ -477,6 +503,9 @@ def check_spec(spec: Spec) -> list[str]:
     from dayflow.spec_datasets import check_datasets  # it imports this module
     from dayflow.spec_dependencies import check_pipeline_dependencies
     from dayflow.spec_domains import check_domains
+    from dayflow.spec_services import check_services
+
+    problems += check_services(spec)
 
     problems += check_datasets(spec)
     problems += check_pipeline_dependencies(spec)

@@ -108,6 +108,10 @@ class GcpMocks(pulumi.runtime.Mocks):
         if args.token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId", "mock-project")
             return {"number": PROJECT_NUMBER, "projectId": project, "name": project}
+        if args.token == "gcp:cloudrunv2/getService:getService":  # a service the domain deployed
+            name = args.args["name"]
+            uri = f"https://{name}-{PROJECT_NUMBER}.{args.args['location']}.run.app"
+            return {"name": name, "uri": uri, "urls": [uri], "project": args.args["project"]}
         raise NotImplementedError(f"unmocked invoke {args.token}")
 
 

@@ -41,6 +41,7 @@ def build_runner(settings: JobRunnerSettings) -> JobRunner:
         ),
         max_concurrent_runs=settings.max_concurrent_runs,
         run_hold_seconds=settings.run_hold_seconds,
+        service_urls=settings.service_urls,
     )
 
 

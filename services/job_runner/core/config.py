@@ -53,6 +53,21 @@ class JobRunnerSettings(BaseSettings):
     workflows_service_account: str | None = None
     operator_members: list[str] = []
 
+    # The URL of each service that http jobs call, as JSON: {"fx_extractor": "https://..."}.
+    # Infra looks each up by its Cloud Run name; locally `dayflow local up` serves them.
+    service_urls: dict[str, str] = {}
+
+    @field_validator("service_urls")
+    @classmethod
+    def _check_service_urls(cls, urls: dict[str, str]) -> dict[str, str]:
+        for name, url in urls.items():
+            if not url.startswith(("https://", "http://127.0.0.1:")):
+                raise ValueError(
+                    f"service {name!r} has URL {url!r} "
+                    "(expected https://..., or http://127.0.0.1:PORT locally)"
+                )
+        return urls
+
     @field_validator("operator_members")
     @classmethod
     def _check_members(cls, members: list[str]) -> list[str]:

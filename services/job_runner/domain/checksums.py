@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from dayflow.partitions import PartitionKeyRange
-from dayflow.spec import BigQuerySqlJob, DedupJob, Destination, Pipeline, ReplacePartition
+from dayflow.spec import (
+    BigQuerySqlJob,
+    DedupJob,
+    Destination,
+    HttpJob,
+    Pipeline,
+    ReplacePartition,
+)
 from dayflow.warehouse import TableRef, classify_error
 from job_runner.domain.runner import JobRunner
 
@@ -31,8 +38,9 @@ def get_partition_checksums(
         for job in pipeline.jobs.values()
         if isinstance(job, DedupJob)
         or (isinstance(job, BigQuerySqlJob) and isinstance(job.write, ReplacePartition))
+        or (isinstance(job, HttpJob) and job.destination is not None)  # the service's table
     ]
-    tables = [(runner.get_destination(job), job.destination) for job in jobs]
+    tables = [(runner.get_destination(job), job.destination) for job in jobs if job.destination]
     names = [f"{dest.dataset}.{dest.table}" for dest, _ in tables]
     scheme = pipeline.scheme
     start, _ = scheme.get_partition_bounds(key_range.start)

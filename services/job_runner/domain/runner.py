@@ -24,6 +24,7 @@ from dayflow.spec import (
     DataformJob,
     DbtJob,
     DedupJob,
+    HttpJob,
     Job,
     Pipeline,
     ReplacePartition,
@@ -37,6 +38,8 @@ from job_runner.domain.writes import PartitionWriter, WriteStats
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
+
+    from job_runner.clients.services import ServiceCaller
 
 
 _log = logging.getLogger(__name__)
@@ -144,6 +147,8 @@ class JobRunner:
         max_concurrent_runs: int = 10,
         run_hold_seconds: float = 20.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        service_urls: dict[str, str] | None = None,
+        service_caller: ServiceCaller | None = None,
     ) -> None:
         self.spec = spec
         self.env = env
@@ -163,6 +168,9 @@ class JobRunner:
         self.transform_accounts = transform_accounts or TransformAccounts()
         self.lifecycle = RunLifecycle(self, max_concurrent_runs, run_hold_seconds)
         self.upstream = UpstreamGate(self)
+        # http jobs: each service's URL here, and what calls it (job_runner.domain.http_jobs).
+        self.service_urls = service_urls or {}
+        self.service_caller = service_caller
 
     def close(self) -> None:
         """Stop accepting runs; runs in flight are abandoned (their leases expire)."""
@@ -238,6 +246,7 @@ class JobRunner:
                         f"{self.project}/{self.environment.dataset_prefix}",
                     ),
                     deadline,
+                    run=(request.pipeline, attempt),
                 )
             except WarehouseError as err:
                 record(
@@ -284,7 +293,13 @@ class JobRunner:
         )
 
     def _execute(
-        self, job_name: str, job: Job, partition: Partition, job_id_base: str, deadline: float
+        self,
+        job_name: str,
+        job: Job,
+        partition: Partition,
+        job_id_base: str,
+        deadline: float,
+        run: tuple[str, int] = ("", 1),
     ) -> WriteStats:
         hang = None
         if self.faults is not None:
@@ -305,6 +320,10 @@ class JobRunner:
             )  # fmt: skip
         if isinstance(job, DbtJob | DataformJob):
             return self._run_transform(job, partition)
+        if isinstance(job, HttpJob):
+            from job_runner.domain.http_jobs import run_http_job
+
+            return run_http_job(self, run[0], job_name, job, partition, run[1], deadline)
         raise AssertionError(f"job {job_name!r} has kind {job.kind!r}, which the spec refuses")
 
     def _run_transform(self, job: DbtJob | DataformJob, partition: Partition) -> WriteStats:
@@ -391,6 +410,7 @@ class JobRunner:
         ingest = f"{self.project}.{self.environment.get_dataset_id(topic.ingest_dataset)}"
         return build_dedup_sql(job.topic, topic, job, ingest)
 
-    def get_destination(self, job: BigQuerySqlJob | DedupJob) -> TableRef:
+    def get_destination(self, job: BigQuerySqlJob | DedupJob | HttpJob) -> TableRef:
+        assert job.destination is not None  # http jobs without one have no table
         dataset = self.environment.get_dataset_id(job.destination.dataset)
         return TableRef(self.project, dataset, job.destination.table)

@@ -103,6 +103,9 @@ def get_datasets(spec: Spec) -> tuple[str, ...]:
     """Every logical dataset of the spec, in a stable order (ledger first)."""
     names = [d for ds in get_written_datasets(spec).values() for d in ds]
     names += [t.dataset for t in get_owned_tables(spec)]
+    # Datasets that only a service writes (an http job's destination): created here too, and
+    # read by the job-runner for checksums (get_dataset_roles).
+    names += spec_datasets(spec)
     return tuple(dict.fromkeys(names))
 
 

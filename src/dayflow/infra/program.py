@@ -17,6 +17,11 @@ from dayflow.infra import catalog
 from dayflow.infra.components import project_apis as api
 from dayflow.infra.components import service_accounts as sa
 from dayflow.infra.components.alerts import Alerts, AlertsArgs, PipelineAlerts
+from dayflow.infra.components.called_services import (
+    CalledService,
+    CalledServices,
+    CalledServicesArgs,
+)
 from dayflow.infra.components.consumed_tables import (
     ConsumedTable,
     ConsumedTables,
@@ -44,6 +49,7 @@ from dayflow.infra.naming import get_service_name
 from dayflow.ingest_config import build_ingest_config, get_ingest_env
 from dayflow.package_files import WORKFLOW_SUFFIX
 from dayflow.spec import DataformJob, DbtJob
+from dayflow.spec_services import get_http_services, get_service_writes
 from dayflow.tables import DEAD_LETTER
 
 
@@ -56,6 +62,13 @@ def run(project_dir: Path) -> None:
     has_dataform = catalog.has_job_kind(spec, DataformJob)
     has_topics = bool(spec.topics)
     managed_dataform = catalog.get_managed_dataform(spec)
+    called_services = get_http_services(spec)
+    # The account each called service runs as, when the spec names it (spec_services.Service).
+    service_members = {
+        key: f"serviceAccount:{s.service_account}@{cfg.project}.iam.gserviceaccount.com"
+        for key, s in called_services.items()
+        if s.service_account
+    }
 
     # The APIs each component calls (to create its resources) or its workload calls (at run time).
     COMPONENT_APIS: dict[str, tuple[str, ...]] = {
@@ -109,6 +122,9 @@ def run(project_dir: Path) -> None:
         api.RESOURCE_MANAGER,
         *((api.PUBSUB,) if any(c.kind == "pubsub" for c in cfg.notification_channels) else ()),
     )
+    if called_services:
+        # Cloud Run (the services and their invoker grants), Resource Manager (Job User).
+        COMPONENT_APIS["called-services"] = (api.RUN, api.RESOURCE_MANAGER)
 
     apis = api.ProjectApis(
         "apis",
@@ -158,6 +174,11 @@ def run(project_dir: Path) -> None:
                     DatasetGrant(dataset, role, "team", f"group:{spec.team_group}")
                     for dataset, role in catalog.get_team_grants(spec).items()
                 ),
+                *(
+                    DatasetGrant(dataset, catalog.DATA_EDITOR, f"svc-{key}", member)
+                    for key, member in service_members.items()
+                    for dataset in get_service_writes(spec)[key]
+                ),
             ),
             source_grants=tuple(
                 DatasetGrant(source, catalog.DATA_VIEWER, account, identities.get(account).member)
@@ -194,6 +215,23 @@ def run(project_dir: Path) -> None:
         operator_sa.member if operator_sa is not None else ""
     ).apply(lambda m: json.dumps([*cfg.operators, *([m] if m else [])]))
 
+    # The services http jobs call: their URLs for the job-runner, and its invoker grant on each.
+    service_urls: pulumi.Output[str] | None = None
+    if called_services:
+        service_urls = CalledServices(
+            "called-services",
+            CalledServicesArgs(
+                project=cfg.project,
+                region=cfg.region,
+                services=tuple(
+                    CalledService(key, service.get_cloud_run_name(key), service_members.get(key))
+                    for key, service in called_services.items()
+                ),
+                job_runner_member=job_runner_sa.member,
+            ),
+            opts=needs("called-services"),
+        ).urls_json
+
     job_runner = JobRunnerService(
         "job-runner",
         JobRunnerArgs(
@@ -225,6 +263,7 @@ def run(project_dir: Path) -> None:
                     if has_dataform
                     else {}
                 ),
+                **({"JOB_RUNNER_SERVICE_URLS": service_urls} if service_urls is not None else {}),
             },
             min_instances=cfg.min_instances,
             max_instances=cfg.max_instances,

@@ -26,8 +26,10 @@ SERVICES = {
 def get_dead_services(stack: dict[str, Any]) -> list[tuple[str, str]]:
     """(name, address) of each recorded service that does not accept a connection."""
     dead = []
-    for key, name in SERVICES.items():
-        address = stack.get(key)
+    recorded = [(name, stack.get(key)) for key, name in SERVICES.items()]
+    # The domain's own services that http jobs call (dayflow.local.services).
+    recorded += [(f"service {n!r}", url) for n, url in (stack.get("services") or {}).items()]
+    for name, address in recorded:
         if not address:
             continue
         parts = urlsplit(address if "//" in address else f"//{address}")

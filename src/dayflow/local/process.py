@@ -53,6 +53,7 @@ def start_process(
     state_dir: Path,
     env: dict[str, str] | None = None,
     ready_timeout: float = 300.0,
+    cwd: Path | None = None,
 ) -> LocalProcess:
     """Start `argv` detached, wait until it listens on 127.0.0.1:`port`, and record it.
 
@@ -69,6 +70,7 @@ def start_process(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
             start_new_session=True,  # survives the CLI process; stopped by pid
         )
     _children[proc.pid] = proc

@@ -4,6 +4,7 @@
 - the job-runner (uvicorn), pointed at the emulator and the Workflows engine;
 - the ingest path (functions-framework serving the package's functions/ingest_events, and the
   Pub/Sub emulator where installed; without it events are posted straight to the function);
+- the domain's own HTTP services that `http` jobs call (dayflow.local.services);
 - dayflow's Workflows engine, serving the Executions API (REST and gRPC) and running the YAML in
   the package's `workflows/` with `JOB_RUNNER_URL` set, as infra deploys it;
 - the scheduler (dayflow.local.scheduler_server): each pipeline's Cloud Scheduler job, firing
@@ -28,6 +29,7 @@ from dayflow.local.duckdb_extensions import install_extensions
 from dayflow.local.functions import start_ingest, stop_ingest
 from dayflow.local.health import check_stack
 from dayflow.local.process import get_free_port, is_port_open, start_process, stop_process
+from dayflow.local.services import get_service_ports, start_service, stop_services
 from dayflow.package_files import get_workflows_dir
 from dayflow.spec import Spec
 from dayflow.spec_datasets import get_all_datasets
@@ -71,6 +73,7 @@ def start_job_runner(
     workflows_grpc: str,
     location: str,
     port: int | None = None,
+    service_urls: dict[str, str] | None = None,
 ) -> str:
     port = port or _port(8080)
     proc = start_process(
@@ -86,6 +89,7 @@ def start_job_runner(
             "JOB_RUNNER_BIGQUERY_ENDPOINT": bigquery_endpoint,
             "JOB_RUNNER_WORKFLOWS_ENDPOINT": workflows_grpc,
             "JOB_RUNNER_WORKFLOWS_LOCATION": location,
+            "JOB_RUNNER_SERVICE_URLS": json.dumps(service_urls or {}),
         },
     )  # fmt: skip
     return proc.url
@@ -179,19 +183,22 @@ def up(
     scheduler_port = port(8095)
     bigquery_endpoint = f"http://127.0.0.1:{bigquery_port}"
     job_runner_url = f"http://127.0.0.1:{job_runner_port}"
-    # The three start side by side: each learns the others' URLs from the ports chosen above and
-    # calls none of them while starting, so `up` waits for the slowest, not for their sum
+    service_ports = get_service_ports(spec)
+    service_urls = {name: f"http://127.0.0.1:{p}" for name, p in service_ports.items()}
+    # The three (and the services http jobs call) start side by side: each learns the others'
+    # URLs from the ports chosen above and calls none of them while starting, so `up` waits for
+    # the slowest, not for their sum
     # (`dayflow local up` of a scaffolded project on the shared 2-core machine at load 10:
     # median of 3, 17.7 s against 21.9 s in sequence). The warehouse needs only the emulator.
     try:
         on_step("the BigQuery emulator")  # the job-runner and Workflows engine start beside it
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with ThreadPoolExecutor(max_workers=4 + len(service_ports)) as pool:
             started = [
                 pool.submit(start_bigquery, state_dir, bigquery_port),
                 pool.submit(
                     start_job_runner,
                     spec_path, state_dir, bigquery_endpoint, workflows_grpc, location,
-                    job_runner_port,
+                    job_runner_port, service_urls,
                 ),
                 pool.submit(
                     start_workflows,
@@ -202,6 +209,10 @@ def up(
                     start_scheduler,
                     spec_path, state_dir, job_runner_url, location, scheduler_port,
                 ),
+                *(
+                    pool.submit(start_service, spec, name, port, state_dir, bigquery_endpoint)
+                    for name, port in service_ports.items()
+                ),
             ]  # fmt: skip
             started[0].result()
             on_step("datasets and the run ledger")
@@ -210,6 +221,8 @@ def up(
             workflows_url = started[2].result()
             started[1].result()
             scheduler_url = started[3].result()
+            for future in started[4:]:
+                future.result()
         ingest = None
         if spec.topics:
             on_step("the ingest function and Pub/Sub")
@@ -225,6 +238,7 @@ def up(
         "workflows_grpc": workflows_grpc,
         "workflows_location": location,
         "scheduler_url": scheduler_url,
+        "services": service_urls,
     }
     if ingest is not None:
         stack["ingest_function_url"] = ingest.function_url
@@ -247,6 +261,7 @@ def down(state_dir: Path) -> list[str]:
     """Stop every local process; return the names of those that were running."""
     stop_ingest(state_dir)
     stopped = [name for name in PROCESSES if stop_process(name, state_dir)]
+    stopped += stop_services(state_dir)
     (state_dir / "stack.json").unlink(missing_ok=True)
     return stopped
 
