@@ -21,6 +21,7 @@ from dayflow.ledger import RunLedger, RunRecord, get_run_id
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import (
     BigQuerySqlJob,
+    CloudRunJob,
     DataformJob,
     DbtJob,
     DedupJob,
@@ -36,6 +37,8 @@ from job_runner.domain.writes import PartitionWriter, WriteStats
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
+
+    from job_runner.domain.cloud_run_jobs import JobExecutor
 
 
 _log = logging.getLogger(__name__)
@@ -143,6 +146,7 @@ class JobRunner:
         max_concurrent_runs: int = 10,
         run_hold_seconds: float = 20.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        job_executor: JobExecutor | None = None,
     ) -> None:
         self.spec = spec
         self.env = env
@@ -161,6 +165,9 @@ class JobRunner:
         self.location = location or self.environment.region
         self.transform_accounts = transform_accounts or TransformAccounts()
         self.lifecycle = RunLifecycle(self, max_concurrent_runs, run_hold_seconds)
+        # Runs `cloud_run_job` jobs (job_runner.domain.cloud_run_jobs): built on first use.
+        self.job_executor = job_executor
+        self.executor_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop accepting runs; runs in flight are abandoned (their leases expire)."""
@@ -236,6 +243,8 @@ class JobRunner:
                         f"{self.project}/{self.environment.dataset_prefix}",
                     ),
                     deadline,
+                    pipeline_name=request.pipeline,
+                    attempt=attempt,
                 )
             except WarehouseError as err:
                 record(
@@ -282,7 +291,15 @@ class JobRunner:
         )
 
     def _execute(
-        self, job_name: str, job: Job, partition: Partition, job_id_base: str, deadline: float
+        self,
+        job_name: str,
+        job: Job,
+        partition: Partition,
+        job_id_base: str,
+        deadline: float,
+        *,
+        pipeline_name: str = "",
+        attempt: int = 1,
     ) -> WriteStats:
         hang = None
         if self.faults is not None:
@@ -303,6 +320,10 @@ class JobRunner:
             )  # fmt: skip
         if isinstance(job, DbtJob | DataformJob):
             return self._run_transform(job, partition)
+        if isinstance(job, CloudRunJob):
+            from job_runner.domain.cloud_run_jobs import run_cloud_run_job
+
+            return run_cloud_run_job(self, pipeline_name, job_name, job, partition, attempt)
         raise AssertionError(f"job {job_name!r} has kind {job.kind!r}, which the spec refuses")
 
     def _run_transform(self, job: DbtJob | DataformJob, partition: Partition) -> WriteStats:
