@@ -27,6 +27,7 @@ import concurrent.futures
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,6 +97,7 @@ class LocalProcessExecutor:
     def execute(self, execution: JobExecution) -> ExecutionResult:
         env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.defpath])
+        env["PYTHONUNBUFFERED"] = "1"  # as the image sets it: output in the order written
         env |= execution.env
         if self.bigquery_endpoint is not None:
             env["DAYFLOW_BIGQUERY_ENDPOINT"] = self.bigquery_endpoint
@@ -238,6 +240,8 @@ def _api_error(message: str, err: Exception) -> WarehouseError:
         err, gexc.ServerError | gexc.TooManyRequests | gexc.DeadlineExceeded | gexc.RetryError
     )
     detail = getattr(err, "message", None) or str(err)
+    # The REST transport starts its messages with the request line: the method and URL.
+    detail = re.sub(r"^(GET|POST) \S+: ", "", detail)
     return WarehouseError(f"{message}: {detail}", transient=transient)
 
 
