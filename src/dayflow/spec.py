@@ -236,7 +236,8 @@ def _check_job_env(value: dict[str, str]) -> dict[str, str]:
     reserved = sorted(k for k in value if k.upper().startswith(CLOUD_RUN_JOB_ENV_PREFIX))
     if reserved:
         raise ValueError(
-            f"env {', '.join(map(repr, reserved))} are set by dayflow for each partition "
+            f"env {', '.join(map(repr, reserved))} {'is' if len(reserved) == 1 else 'are'} set "
+            "by dayflow for each partition "
             f"(expected names that do not start with {CLOUD_RUN_JOB_ENV_PREFIX})"
         )
     return value
