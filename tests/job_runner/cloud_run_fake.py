@@ -50,13 +50,13 @@ class FakeCloudRun:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 status, answer = fake.post(self.path.split("?")[0], body)
                 self._send(status, answer)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 status, answer = fake.get(self.path.split("?")[0])
                 self._send(status, answer)
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from dayflow.partitions import PartitionKeyRange
-from dayflow.spec import BigQuerySqlJob, DedupJob, Destination, Pipeline, ReplacePartition
+from dayflow.spec import (
+    BigQuerySqlJob,
+    CloudRunJob,
+    DedupJob,
+    Destination,
+    Pipeline,
+    ReplacePartition,
+)
 from dayflow.warehouse import TableRef, classify_error
 from job_runner.domain.runner import JobRunner
 
@@ -33,6 +40,12 @@ def get_partition_checksums(
         or (isinstance(job, BigQuerySqlJob) and isinstance(job.write, ReplacePartition))
     ]
     tables = [(runner.get_destination(job), job.destination) for job in jobs]
+    # A cloud_run_job replaces its destination's partition too (its contract, in the README).
+    tables += [
+        (TableRef(runner.project, runner.environment.get_dataset_id(d.dataset), d.table), d)
+        for job in pipeline.jobs.values()
+        if isinstance(job, CloudRunJob) and (d := job.destination) is not None
+    ]
     names = [f"{dest.dataset}.{dest.table}" for dest, _ in tables]
     scheme = pipeline.scheme
     start, _ = scheme.get_partition_bounds(key_range.start)

@@ -31,6 +31,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,6 +313,15 @@ def count_partition_rows(
         raise classify_error(err) from err
 
 
+_LOCKS_LOCK = threading.Lock()
+_PARTITION_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _get_partition_lock(job: str, partition_key: str) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _PARTITION_LOCKS.setdefault((job, partition_key), threading.Lock())
+
+
 def get_executor(runner: JobRunner) -> JobExecutor:
     """The runner's executor: given to it, else a subprocess locally, Cloud Run in GCP."""
     with runner.executor_lock:
@@ -348,12 +358,16 @@ def run_cloud_run_job(
         attempt=attempt,
         spec_root=runner.spec.root,
     )
-    result = get_executor(runner).execute(execution)
-    rows = 0
-    if job.destination is not None:
-        dataset = runner.environment.get_dataset_id(job.destination.dataset)
-        table = TableRef(runner.project, dataset, job.destination.table)
-        rows = count_partition_rows(runner.client, table, job.destination, partition)
+    # Executions of one job and partition take turns in this process: locally the emulator
+    # does not isolate concurrent transactions (and there is one process); in GCP BigQuery
+    # aborts one of two conflicting transactions and the job's own task retries redo it.
+    with _get_partition_lock(execution.job, partition.key):
+        result = get_executor(runner).execute(execution)
+        rows = 0
+        if job.destination is not None:
+            dataset = runner.environment.get_dataset_id(job.destination.dataset)
+            table = TableRef(runner.project, dataset, job.destination.table)
+            rows = count_partition_rows(runner.client, table, job.destination, partition)
     return WriteStats(
         rows_written=rows, bytes_processed=0, bigquery_job_id=None, details=[result.details]
     )
