@@ -13,6 +13,7 @@ from typing import Literal
 from dayflow.semantic import get_semantic_table
 from dayflow.spec import (
     BigQuerySqlJob,
+    CloudRunJob,
     DataformJob,
     DbtJob,
     DedupJob,
@@ -103,6 +104,14 @@ def get_datasets(spec: Spec) -> tuple[str, ...]:
     """Every logical dataset of the spec, in a stable order (ledger first)."""
     names = [d for ds in get_written_datasets(spec).values() for d in ds]
     names += [t.dataset for t in get_owned_tables(spec)]
+    # cloud_run_job destinations: their own accounts write them (infra.components.cloud_run_jobs).
+    names += [
+        d
+        for p in spec.pipelines.values()
+        for j in p.jobs.values()
+        if isinstance(j, CloudRunJob)
+        for d in j.get_written_datasets()
+    ]
     return tuple(dict.fromkeys(names))
 
 

@@ -16,6 +16,11 @@ import pulumi
 from dayflow.infra import catalog
 from dayflow.infra.components import project_apis as api
 from dayflow.infra.components import service_accounts as sa
+from dayflow.infra.components.cloud_run_jobs import (
+    CloudRunJobs,
+    CloudRunJobsArgs,
+    get_cloud_run_jobs,
+)
 from dayflow.infra.components.consumed_tables import (
     ConsumedTable,
     ConsumedTables,
@@ -53,6 +58,7 @@ def run(project_dir: Path) -> None:
     has_dataform = catalog.has_job_kind(spec, DataformJob)
     has_topics = bool(spec.topics)
     managed_dataform = catalog.get_managed_dataform(spec)
+    cloud_run_jobs = get_cloud_run_jobs(spec, cfg.environment, cfg.image)
 
     # The APIs each component calls (to create its resources) or its workload calls (at run time).
     COMPONENT_APIS: dict[str, tuple[str, ...]] = {
@@ -97,6 +103,8 @@ def run(project_dir: Path) -> None:
             api.BIGQUERY,
             *((api.DATAFORM, api.SECRET_MANAGER) if has_dataform else ()),
         )
+    if cloud_run_jobs:
+        COMPONENT_APIS["cloud-run-jobs"] = (api.IAM, api.RUN, api.RESOURCE_MANAGER, api.BIGQUERY)
     if cfg.operators:
         COMPONENT_APIS["operators"] = (api.IAM,)
 
@@ -240,6 +248,22 @@ def run(project_dir: Path) -> None:
         ),
         opts=needs("job-runner"),
     )
+
+    if cloud_run_jobs:
+        crj = CloudRunJobs(
+            "cloud-run-jobs",
+            CloudRunJobsArgs(
+                project=cfg.project,
+                region=cfg.region,
+                jobs=cloud_run_jobs,
+                dataset_ids=warehouse.dataset_ids,
+                job_runner_member=job_runner_sa.member,
+                labels=cfg.labels,
+                deletion_protection=cfg.deletion_protection,
+            ),
+            opts=needs("cloud-run-jobs"),
+        )
+        pulumi.export("cloud_run_jobs", crj.job_names)
 
     orchestration = Orchestration(
         "orchestration",
