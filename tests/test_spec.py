@@ -41,6 +41,7 @@ def test_example_spec_is_valid() -> None:
         "stg_orders",
         "dim_customers",
         "mart_daily_sales",
+        "score_customers",
     ]
 
 
@@ -54,7 +55,7 @@ def test_example_spec_is_valid() -> None:
         (
             lambda s: jobs(s)["mart_daily_sales"].update(depends_on=["stg_order"]),
             "pipelines.shop_daily.jobs.mart_daily_sales.depends_on: unknown job 'stg_order' "
-            "(expected one of: stg_orders, dim_customers)",
+            "(expected one of: stg_orders, dim_customers, score_customers)",
         ),
         (
             lambda s: jobs(s)["stg_orders"].update(depends_on=["stg_orders"]),

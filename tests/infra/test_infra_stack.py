@@ -51,6 +51,7 @@ def test_every_resource_is_a_child_of_a_component(dev: Deployment) -> None:
             "Transformations",
             "ProjectApis",
             "Operators",
+            "CloudRunJobs",  # the example's score_customers
         )
     }
     orphans = [r.urn for r in dev if not r.is_component and r.parent_type not in components]
@@ -361,6 +362,7 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         for g in dev.of_type(T.DATASET_IAM)
     }
     runner, ingest, dbt = member(dev, "job-runner"), member(dev, "ingest"), member(dev, "dbt")
+    scorer = member(dev, "job-shop-daily-score-customers")
     assert grants == {
         ("dev_dayflow", runner): "roles/bigquery.dataEditor",
         ("dev_staging", runner): "roles/bigquery.dataEditor",
@@ -373,6 +375,9 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         ("dev_semantic", dbt): "roles/bigquery.dataViewer",
         # The declared source `raw`, read by the SQL jobs: its own name, in the stack's project.
         ("raw", runner): "roles/bigquery.dataViewer",
+        # The example's cloud_run_job score_customers: its destination's dataset, and `reads`.
+        ("dev_mart", scorer): "roles/bigquery.dataEditor",
+        ("dev_staging", scorer): "roles/bigquery.dataViewer",
     }
 
 
