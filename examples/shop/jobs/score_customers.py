@@ -74,7 +74,9 @@ def main() -> int:
             bigquery.ScalarQueryParameter("customer_id", "STRING", r["customer_id"]),
             bigquery.ScalarQueryParameter("orders", "INT64", r["orders"]),
             bigquery.ScalarQueryParameter("revenue", "NUMERIC", r["revenue"]),
-            bigquery.ScalarQueryParameter("score", "FLOAT64", score(r["orders"], r["revenue"])),
+            bigquery.ScalarQueryParameter(
+                "score", "FLOAT64", score(int(r["orders"]), float(r["revenue"]))
+            ),
         )
         for r in orders
     ]
