@@ -114,6 +114,12 @@ def test_job_env_names_the_destination_in_each_environment(tmp_path: Path) -> No
             "pipelines.daily.jobs.score.image: String should match pattern",
         ),
         (
+            {"image": "europe-north1-docker.pkg.dev/acme/tools/exporter:latest"},
+            "pipelines.daily.jobs.score.image: image "
+            "'europe-north1-docker.pkg.dev/acme/tools/exporter:latest' is not pinned (expected a "
+            "digest `@sha256:...` or a tag other than latest)",
+        ),
+        (
             {"memory": "lots"},
             "pipelines.daily.jobs.score.memory: String should match pattern",
         ),

@@ -225,8 +225,24 @@ class DedupJob(_Job):
     allowed_lateness_days: int | None = Field(default=7, ge=0, le=3650)
 
 
+def _check_image(value: str) -> str:
+    # Pinned, as infra's `dayflow:image`: a digest, or a tag other than `latest` (the tag follows
+    # the last ':' after the last '/': a registry host may carry a port).
+    tag = value.rpartition("/")[2].partition(":")[2]
+    if "@sha256:" not in value and tag in ("", "latest"):
+        raise ValueError(
+            f"image {value!r} is not pinned (expected a digest `@sha256:...` or a tag other "
+            "than latest)"
+        )
+    return value
+
+
 # A container image: `REGISTRY/PATH[:TAG][@sha256:DIGEST]`, no whitespace or shell characters.
-ImageRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.:/_-]*(@sha256:[0-9a-f]{64})?$")]
+ImageRef = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9.:/_-]*(@sha256:[0-9a-f]{64})?$"),
+    AfterValidator(_check_image),
+]
 # Names of environment variables a job sets; `DAYFLOW_*` are dayflow's (CLOUD_RUN_JOB_ENV_PREFIX).
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
 CLOUD_RUN_JOB_ENV_PREFIX = "DAYFLOW_"
