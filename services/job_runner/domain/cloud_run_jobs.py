@@ -84,6 +84,9 @@ class JobExecutor(Protocol):
 
     def execute(self, execution: JobExecution) -> ExecutionResult: ...
 
+    def close(self) -> None:
+        """Release the executor's connections (the runner is closing)."""
+
 
 class LocalProcessExecutor:
     """Runs the container's command as a subprocess: the local stand-in for Cloud Run Jobs.
@@ -94,6 +97,9 @@ class LocalProcessExecutor:
 
     def __init__(self, bigquery_endpoint: str | None) -> None:
         self.bigquery_endpoint = bigquery_endpoint
+
+    def close(self) -> None:
+        pass  # nothing held between runs
 
     def execute(self, execution: JobExecution) -> ExecutionResult:
         env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
@@ -156,6 +162,9 @@ class CloudRunExecutor:
         self.region = region
         # The first wait between polls of the operation (then x1.5 up to 20 s, as api-core's).
         self.poll_initial_seconds = poll_initial_seconds
+
+    def close(self) -> None:
+        self.api.close()
 
     def execute(self, execution: JobExecution) -> ExecutionResult:
         from google.api_core import exceptions as gexc

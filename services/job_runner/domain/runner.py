@@ -173,6 +173,8 @@ class JobRunner:
         """Stop accepting runs; runs in flight are abandoned (their leases expire)."""
         self.lifecycle.close()
         self.client.close()  # type: ignore[no-untyped-call]
+        if self.job_executor is not None:
+            self.job_executor.close()
 
     def get_pipeline(self, pipeline_name: str) -> Pipeline:
         try:
