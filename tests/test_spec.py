@@ -42,6 +42,7 @@ def test_example_spec_is_valid() -> None:
         "dim_customers",
         "mart_daily_sales",
         "extract_fx_rates",
+        "score_customers",
     ]
 
 

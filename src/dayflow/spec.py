@@ -292,10 +292,78 @@ class DedupJob(_Job):
     allowed_lateness_days: int | None = Field(default=7, ge=0, le=3650)
 
 
-Job = Annotated[
-    BigQuerySqlJob | DbtJob | DataformJob | HttpJob | DedupJob, Field(discriminator="kind")
+def _check_image(value: str) -> str:
+    # Pinned, as infra's `dayflow:image`: a digest, or a tag other than `latest` (the tag follows
+    # the last ':' after the last '/': a registry host may carry a port).
+    tag = value.rpartition("/")[2].partition(":")[2]
+    if "@sha256:" not in value and tag in ("", "latest"):
+        raise ValueError(
+            f"image {value!r} is not pinned (expected a digest `@sha256:...` or a tag other "
+            "than latest)"
+        )
+    return value
+
+
+# A container image: `REGISTRY/PATH[:TAG][@sha256:DIGEST]`, no whitespace or shell characters.
+ImageRef = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9][a-z0-9.:/_-]*(@sha256:[0-9a-f]{64})?$"),
+    AfterValidator(_check_image),
 ]
-JOB_KINDS = ("bigquery_sql", "dbt", "dataform", "http", "dedup")
+# Names of environment variables a job sets; `DAYFLOW_*` are dayflow's (CLOUD_RUN_JOB_ENV_PREFIX).
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+CLOUD_RUN_JOB_ENV_PREFIX = "DAYFLOW_"
+
+
+def _check_job_env(value: dict[str, str]) -> dict[str, str]:
+    reserved = sorted(k for k in value if k.upper().startswith(CLOUD_RUN_JOB_ENV_PREFIX))
+    if reserved:
+        raise ValueError(
+            f"env {', '.join(map(repr, reserved))} {'is' if len(reserved) == 1 else 'are'} set "
+            "by dayflow for each partition "
+            f"(expected names that do not start with {CLOUD_RUN_JOB_ENV_PREFIX})"
+        )
+    return value
+
+
+class CloudRunJob(_Job):
+    """Your own container, run once per partition as a Cloud Run Job execution.
+
+    In GCP the job-runner executes the Cloud Run Job that infra creates from these fields, with
+    the partition in environment-variable overrides (`dayflow.cloud_run_job_env`); locally the
+    container's `command` + `args` run as a subprocess in the spec's directory with the same
+    variables. `timeout_seconds` bounds the whole execution (the task timeout too). The job
+    writes `destination`'s partition idempotently (replacing exactly that partition): the
+    runner then counts its rows and checksums cover it.
+    """
+
+    kind: Literal["cloud_run_job"]
+    # Default: the project's own image, the one the job-runner runs (the spec's files are in it).
+    image: ImageRef | None = None
+    command: list[str] = Field(min_length=1, max_length=100)
+    args: list[str] = Field(default_factory=list, max_length=100)
+    env: Annotated[dict[EnvName, str], AfterValidator(_check_job_env)] = Field(default_factory=dict)
+    # The Cloud Run Job's own task retries before an execution fails (then the run fails
+    # permanently: dayflow does not retry on top).
+    max_retries: int = Field(default=0, ge=0, le=10)
+    cpu: Literal["1", "2", "4", "8"] = "1"
+    memory: str = Field(default="512Mi", pattern=r"^[1-9][0-9]{0,5}(Mi|Gi)$")
+    # The partitioned table the job replaces a partition of (optional: a job may write elsewhere).
+    destination: Destination | None = None
+    # Logical datasets the job reads (spec datasets or declared sources): its account may read
+    # exactly these, and write its destination's dataset.
+    reads: list[Identifier] = Field(default_factory=list)
+
+    def get_written_datasets(self) -> tuple[str, ...]:
+        """The logical datasets this job writes: its destination's, if any."""
+        return (self.destination.dataset,) if self.destination else ()
+
+
+Job = Annotated[
+    BigQuerySqlJob | DbtJob | DataformJob | HttpJob | DedupJob | CloudRunJob,
+    Field(discriminator="kind"),
+]
+JOB_KINDS = ("bigquery_sql", "dbt", "dataform", "http", "dedup", "cloud_run_job")
 
 
 class CatchUp(_Model):
@@ -410,6 +478,8 @@ def get_datasets(spec: Spec) -> list[str]:
             # An http job's destination is written by its service; dayflow creates the dataset.
             if isinstance(job, BigQuerySqlJob | DedupJob | HttpJob) and job.destination:
                 names.add(job.destination.dataset)
+            elif isinstance(job, CloudRunJob):
+                names.update(job.get_written_datasets())
     names.update(topic.ingest_dataset for topic in spec.topics.values())
     return sorted(names)
 
@@ -471,7 +541,10 @@ def check_spec(spec: Spec) -> list[str]:
                         f"{where}.jobs.{job_name}.depends_on: unknown job {dep!r} "
                         f"(expected one of: {', '.join(j for j in pipeline.jobs if j != job_name)})"
                     )
-            if isinstance(job, BigQuerySqlJob | DedupJob | HttpJob) and job.destination:
+            if (
+                isinstance(job, BigQuerySqlJob | DedupJob | HttpJob | CloudRunJob)
+                and job.destination
+            ):
                 dest = job.destination
                 if pipeline.granularity == "hour" and dest.partition_type == "DATE":
                     problems.append(

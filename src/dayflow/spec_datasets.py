@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dayflow.spec import BigQuerySqlJob, DataformJob, DbtJob, Spec, get_datasets
+from dayflow.spec import BigQuerySqlJob, CloudRunJob, DataformJob, DbtJob, Spec, get_datasets
 
 # How a `bigquery_sql` job's SQL names a dataset dayflow manages (BigQuerySqlJob's docstring).
 DATASET_PLACEHOLDER = re.compile(r"\{\{\s*dataset:([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -48,7 +48,7 @@ def check_datasets(spec: Spec) -> list[str]:
     known = sorted({*owned, *spec.sources})
     for name, pipeline in spec.pipelines.items():
         for job_name, job in pipeline.jobs.items():
-            if not isinstance(job, DbtJob | DataformJob):
+            if not isinstance(job, DbtJob | DataformJob | CloudRunJob):
                 continue
             for dataset in job.reads:
                 if "." in dataset:  # a consumed table

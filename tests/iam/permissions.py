@@ -210,6 +210,32 @@ ROLES: dict[str, RoleRule] = {
         frozenset({"run.jobs.run", "run.routes.invoke"}),
         "https://cloud.google.com/iam/docs/roles-permissions/run#run.invoker",
     ),
+    # Granted on each cloud_run_job's Cloud Run Job only, to the job-runner: executing with
+    # overrides and cancelling executions need it
+    # (https://cloud.google.com/run/docs/execute/jobs#override-job-configuration). Its
+    # permissions on jobs, executions, tasks and operations (it has more, on services).
+    "roles/run.developer": RoleRule(
+        frozenset(
+            {
+                "run.jobs.create",
+                "run.jobs.delete",
+                "run.jobs.get",
+                "run.jobs.list",
+                "run.jobs.run",
+                "run.jobs.runWithOverrides",
+                "run.jobs.update",
+                "run.executions.cancel",
+                "run.executions.delete",
+                "run.executions.get",
+                "run.executions.list",
+                "run.tasks.get",
+                "run.tasks.list",
+                "run.operations.get",
+                "run.operations.list",
+            }
+        ),
+        "https://cloud.google.com/iam/docs/roles-permissions/run#run.developer",
+    ),
     "roles/workflows.invoker": RoleRule(
         frozenset(
             {

@@ -53,6 +53,7 @@ def test_every_resource_is_a_child_of_a_component(dev: Deployment) -> None:
             "Operators",
             "Alerts",
             "CalledServices",
+            "CloudRunJobs",  # the example's score_customers
         )
     }
     orphans = [r.urn for r in dev if not r.is_component and r.parent_type not in components]
@@ -367,6 +368,7 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         for g in dev.of_type(T.DATASET_IAM)
     }
     runner, ingest, dbt = member(dev, "job-runner"), member(dev, "ingest"), member(dev, "dbt")
+    scorer = member(dev, "job-shop-daily-score-customers")
     assert grants == {
         ("dev_dayflow", runner): "roles/bigquery.dataEditor",
         ("dev_staging", runner): "roles/bigquery.dataEditor",
@@ -384,6 +386,9 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
             "dev_staging",
             "serviceAccount:fx-extractor@acme-shop-dev.iam.gserviceaccount.com",
         ): "roles/bigquery.dataEditor",
+        # The example's cloud_run_job score_customers: its destination's dataset, and `reads`.
+        ("dev_mart", scorer): "roles/bigquery.dataEditor",
+        ("dev_staging", scorer): "roles/bigquery.dataViewer",
     }
 
 

@@ -20,8 +20,9 @@ from dayflow.testing import LocalProject
 pytestmark = pytest.mark.emulator
 
 PIPELINE = "shop_daily"
-# extract_fx_rates is an http job: the shop's own FX extractor (services/fx_extractor).
-JOBS = ["stg_orders", "dim_customers", "mart_daily_sales", "extract_fx_rates"]
+# extract_fx_rates is an http job: the shop's own FX extractor (services/fx_extractor);
+# score_customers a cloud_run_job: the shop's own Python (jobs/score_customers.py).
+JOBS = ["stg_orders", "dim_customers", "mart_daily_sales", "extract_fx_rates", "score_customers"]
 
 
 @pytest.fixture(scope="module")

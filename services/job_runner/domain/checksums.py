@@ -11,6 +11,7 @@ from typing import Any
 from dayflow.partitions import PartitionKeyRange
 from dayflow.spec import (
     BigQuerySqlJob,
+    CloudRunJob,
     DedupJob,
     Destination,
     HttpJob,
@@ -41,6 +42,12 @@ def get_partition_checksums(
         or (isinstance(job, HttpJob) and job.destination is not None)  # the service's table
     ]
     tables = [(runner.get_destination(job), job.destination) for job in jobs if job.destination]
+    # A cloud_run_job replaces its destination's partition too (its contract, in the README).
+    tables += [
+        (TableRef(runner.project, runner.environment.get_dataset_id(d.dataset), d.table), d)
+        for job in pipeline.jobs.values()
+        if isinstance(job, CloudRunJob) and (d := job.destination) is not None
+    ]
     names = [f"{dest.dataset}.{dest.table}" for dest, _ in tables]
     scheme = pipeline.scheme
     start, _ = scheme.get_partition_bounds(key_range.start)

@@ -21,6 +21,7 @@ from dayflow.ledger import RunLedger, RunRecord, get_run_id
 from dayflow.partitions import PartitionScheme
 from dayflow.spec import (
     BigQuerySqlJob,
+    CloudRunJob,
     DataformJob,
     DbtJob,
     DedupJob,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from google.cloud import bigquery
 
     from job_runner.clients.services import ServiceCaller
+    from job_runner.domain.cloud_run_jobs import JobExecutor
 
 
 _log = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ class JobRunner:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         service_urls: dict[str, str] | None = None,
         service_caller: ServiceCaller | None = None,
+        job_executor: JobExecutor | None = None,
     ) -> None:
         self.spec = spec
         self.env = env
@@ -171,11 +174,16 @@ class JobRunner:
         # http jobs: each service's URL here, and what calls it (job_runner.domain.http_jobs).
         self.service_urls = service_urls or {}
         self.service_caller = service_caller
+        # Runs `cloud_run_job` jobs (job_runner.domain.cloud_run_jobs): built on first use.
+        self.job_executor = job_executor
+        self.executor_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop accepting runs; runs in flight are abandoned (their leases expire)."""
         self.lifecycle.close()
         self.client.close()  # type: ignore[no-untyped-call]
+        if self.job_executor is not None:
+            self.job_executor.close()
 
     def get_pipeline(self, pipeline_name: str) -> Pipeline:
         try:
@@ -246,7 +254,8 @@ class JobRunner:
                         f"{self.project}/{self.environment.dataset_prefix}",
                     ),
                     deadline,
-                    run=(request.pipeline, attempt),
+                    pipeline_name=request.pipeline,
+                    attempt=attempt,
                 )
             except WarehouseError as err:
                 record(
@@ -299,7 +308,9 @@ class JobRunner:
         partition: Partition,
         job_id_base: str,
         deadline: float,
-        run: tuple[str, int] = ("", 1),
+        *,
+        pipeline_name: str = "",
+        attempt: int = 1,
     ) -> WriteStats:
         hang = None
         if self.faults is not None:
@@ -323,7 +334,11 @@ class JobRunner:
         if isinstance(job, HttpJob):
             from job_runner.domain.http_jobs import run_http_job
 
-            return run_http_job(self, run[0], job_name, job, partition, run[1], deadline)
+            return run_http_job(self, pipeline_name, job_name, job, partition, attempt, deadline)
+        if isinstance(job, CloudRunJob):
+            from job_runner.domain.cloud_run_jobs import run_cloud_run_job
+
+            return run_cloud_run_job(self, pipeline_name, job_name, job, partition, attempt)
         raise AssertionError(f"job {job_name!r} has kind {job.kind!r}, which the spec refuses")
 
     def _run_transform(self, job: DbtJob | DataformJob, partition: Partition) -> WriteStats:

@@ -13,6 +13,7 @@ from typing import Literal
 from dayflow.semantic import get_semantic_table
 from dayflow.spec import (
     BigQuerySqlJob,
+    CloudRunJob,
     DataformJob,
     DbtJob,
     DedupJob,
@@ -106,6 +107,14 @@ def get_datasets(spec: Spec) -> tuple[str, ...]:
     # Datasets that only a service writes (an http job's destination): created here too, and
     # read by the job-runner for checksums (get_dataset_roles).
     names += spec_datasets(spec)
+    # cloud_run_job destinations: their own accounts write them (infra.components.cloud_run_jobs).
+    names += [
+        d
+        for p in spec.pipelines.values()
+        for j in p.jobs.values()
+        if isinstance(j, CloudRunJob)
+        for d in j.get_written_datasets()
+    ]
     return tuple(dict.fromkeys(names))
 
 

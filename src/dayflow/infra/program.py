@@ -22,6 +22,11 @@ from dayflow.infra.components.called_services import (
     CalledServices,
     CalledServicesArgs,
 )
+from dayflow.infra.components.cloud_run_jobs import (
+    CloudRunJobs,
+    CloudRunJobsArgs,
+    get_cloud_run_jobs,
+)
 from dayflow.infra.components.consumed_tables import (
     ConsumedTable,
     ConsumedTables,
@@ -69,6 +74,7 @@ def run(project_dir: Path) -> None:
         for key, s in called_services.items()
         if s.service_account
     }
+    cloud_run_jobs = get_cloud_run_jobs(spec, cfg.environment, cfg.image)
 
     # The APIs each component calls (to create its resources) or its workload calls (at run time).
     COMPONENT_APIS: dict[str, tuple[str, ...]] = {
@@ -113,6 +119,8 @@ def run(project_dir: Path) -> None:
             api.BIGQUERY,
             *((api.DATAFORM, api.SECRET_MANAGER) if has_dataform else ()),
         )
+    if cloud_run_jobs:
+        COMPONENT_APIS["cloud-run-jobs"] = (api.IAM, api.RUN, api.RESOURCE_MANAGER, api.BIGQUERY)
     if cfg.operators:
         COMPONENT_APIS["operators"] = (api.IAM,)
     COMPONENT_APIS["alerts"] = (
@@ -289,6 +297,22 @@ def run(project_dir: Path) -> None:
         ),
         opts=needs("job-runner"),
     )
+
+    if cloud_run_jobs:
+        crj = CloudRunJobs(
+            "cloud-run-jobs",
+            CloudRunJobsArgs(
+                project=cfg.project,
+                region=cfg.region,
+                jobs=cloud_run_jobs,
+                dataset_ids=warehouse.dataset_ids,
+                job_runner_member=job_runner_sa.member,
+                labels=cfg.labels,
+                deletion_protection=cfg.deletion_protection,
+            ),
+            opts=needs("cloud-run-jobs"),
+        )
+        pulumi.export("cloud_run_jobs", crj.job_names)
 
     orchestration = Orchestration(
         "orchestration",
