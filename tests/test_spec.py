@@ -37,7 +37,7 @@ def jobs(spec: dict) -> dict:  # type: ignore[type-arg]
 
 def test_example_spec_is_valid() -> None:
     spec = load_spec(EXAMPLE / "dayflow.yaml")
-    assert list(spec.pipelines["shop_daily"].jobs)[:4] == [
+    assert list(spec.pipelines["shop_daily"].jobs)[:5] == [
         "stg_orders",
         "dim_customers",
         "mart_daily_sales",

@@ -175,78 +175,57 @@ class Alerts(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _log_metric(
+        self, key: str, description: str, log_filter: pulumi.Input[str], extractors: dict[str, str]
+    ) -> logging.Metric:
+        """A counter of the log entries matching `log_filter`, labelled by `extractors`."""
+        return logging.Metric(
+            f"metric-{key.replace('_', '-')}",
+            project=self._args.project,
+            name=f"dayflow/{key}",
+            description=f"dayflow: {description}",
+            filter=log_filter,
+            metric_descriptor={
+                "metric_kind": "DELTA",
+                "value_type": "INT64",
+                "labels": [{"key": label, "value_type": "STRING"} for label in extractors],
+            },
+            label_extractors=extractors,
+            opts=self._child,
+        )
+
     def _create_metrics(self) -> dict[str, logging.Metric]:
         args = self._args
         runner = pulumi.Output.from_input(args.job_runner_service)
         metrics = {
-            "run_failed": logging.Metric(
-                "metric-run-failed",
-                project=args.project,
-                name=RUN_FAILED_METRIC,
-                description="dayflow: runs that failed permanently (after their retries)",
-                filter=runner.apply(
+            "run_failed": self._log_metric(
+                "run_failed",
+                "runs that failed permanently (after their retries)",
+                runner.apply(
                     lambda s: (
                         _service_filter([s]) + ' AND jsonPayload.status="failed"'
                         ' AND jsonPayload.error_kind="permanent"'
                     )
                 ),
-                metric_descriptor={
-                    "metric_kind": "DELTA",
-                    "value_type": "INT64",
-                    "labels": [
-                        {"key": key, "value_type": "STRING"}
-                        for key in ("pipeline", "job", "partition_key")
-                    ],
-                },
-                label_extractors={
-                    key: f"EXTRACT(labels.{key})" for key in ("pipeline", "job", "partition_key")
-                },
-                opts=self._child,
+                {key: f"EXTRACT(labels.{key})" for key in ("pipeline", "job", "partition_key")},
             ),
-            "freshness": logging.Metric(
-                "metric-freshness",
-                project=args.project,
-                name=FRESHNESS_METRIC,
-                description="dayflow: freshness checks per pipeline, stale or not",
-                filter=runner.apply(
-                    lambda s: _service_filter([s]) + " AND jsonPayload.freshness_stale:*"
-                ),
-                metric_descriptor={
-                    "metric_kind": "DELTA",
-                    "value_type": "INT64",
-                    "labels": [
-                        {"key": "pipeline", "value_type": "STRING"},
-                        {"key": "stale", "value_type": "STRING"},
-                    ],
-                },
-                label_extractors={
+            "freshness": self._log_metric(
+                "freshness_checks",
+                "freshness checks per pipeline, stale or not",
+                runner.apply(lambda s: _service_filter([s]) + " AND jsonPayload.freshness_stale:*"),
+                {
                     "pipeline": "EXTRACT(labels.pipeline)",
                     "stale": "EXTRACT(jsonPayload.freshness_stale)",
                 },
-                opts=self._child,
             ),
         }
         if args.ingest_services:
-            metrics["dead_lettered"] = logging.Metric(
-                "metric-dead-lettered",
-                project=args.project,
-                name=DEAD_LETTER_METRIC,
-                description="dayflow: events the ingest functions dead-lettered, by reason",
-                filter=_service_filter(list(args.ingest_services))
+            metrics["dead_lettered"] = self._log_metric(
+                "dead_lettered",
+                "events the ingest functions dead-lettered, by reason",
+                _service_filter(list(args.ingest_services))
                 + " AND severity=WARNING AND labels.reason:*",
-                metric_descriptor={
-                    "metric_kind": "DELTA",
-                    "value_type": "INT64",
-                    "labels": [
-                        {"key": "topic", "value_type": "STRING"},
-                        {"key": "reason", "value_type": "STRING"},
-                    ],
-                },
-                label_extractors={
-                    "topic": "EXTRACT(labels.topic)",
-                    "reason": "EXTRACT(labels.reason)",
-                },
-                opts=self._child,
+                {"topic": "EXTRACT(labels.topic)", "reason": "EXTRACT(labels.reason)"},
             )
         return metrics
 
