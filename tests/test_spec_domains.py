@@ -13,7 +13,7 @@ from dayflow.errors import SpecError
 from dayflow.infra.catalog import get_owned_tables
 from dayflow.spec import load_spec
 from dayflow.spec_domains import get_consumed_ref, get_owner_label
-from tests.conftest import read_example_spec
+from tests.conftest import read_project_spec
 from tests.domains.projects import CONSUMED, EXPOSED, PRODUCER_DEV, write_domains
 
 
@@ -159,7 +159,7 @@ SEMANTIC_ORDERS = {
 
 def write_example_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
     """The example (shop) exposing its semantic orders table, a dedup job's destination."""
-    spec = read_example_spec()
+    spec = read_project_spec()
     spec["exposes"] = {
         "semantic.orders": {
             "owner": "shop-team@acme.example",
