@@ -27,7 +27,7 @@ pytest_plugins = [
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' own project (tests/project): the spec, SQL, seeds, events, transforms and Pulumi
-# stacks the toolkit's tests exercise. Never examples/shop, which is a user's project and changes.
+# stacks the toolkit's tests exercise; never the example project, a user's project that changes.
 PROJECT = ROOT / "tests" / "project"
 
 

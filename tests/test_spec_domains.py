@@ -157,8 +157,8 @@ SEMANTIC_ORDERS = {
 }
 
 
-def write_example_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
-    """The example (shop) exposing its semantic orders table, a dedup job's destination."""
+def write_project_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
+    """The tests project (shop) exposing its semantic orders table, a dedup job's destination."""
     spec = read_project_spec()
     spec["exposes"] = {
         "semantic.orders": {
@@ -173,7 +173,7 @@ def write_example_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
 
 
 def test_a_dedup_jobs_semantic_table_is_exposed_with_its_catalog(tmp_path: Path) -> None:
-    spec = load_spec(write_example_exposing(tmp_path, SEMANTIC_ORDERS))
+    spec = load_spec(write_project_exposing(tmp_path, SEMANTIC_ORDERS))
     (orders,) = [
         t for t in get_owned_tables(spec) if (t.dataset, t.table) == ("semantic", "orders")
     ]
@@ -187,7 +187,7 @@ def test_a_dedup_jobs_semantic_table_is_exposed_with_its_catalog(tmp_path: Path)
 def test_a_dedup_contract_that_differs_from_its_topic_is_refused_at_load(tmp_path: Path) -> None:
     columns = {**SEMANTIC_ORDERS, "amount": {"type": "NUMERIC"}}
     del columns["currency"]
-    path = write_example_exposing(tmp_path, columns)
+    path = write_project_exposing(tmp_path, columns)
     with pytest.raises(SpecError) as err:
         load_spec(path)
     expected = (

@@ -64,7 +64,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def write_hourly_spec(directory: Path, **changes: Any) -> Path:
-    """The example spec plus `meter_hourly`, an hourly pipeline in America/New_York (its DST
+    """The tests project's spec plus `meter_hourly`, an hourly pipeline in America/New_York (its DST
     days: 2024-03-10 has 23 hours, 2024-11-03 has 25), written to `directory/dayflow.yaml`.
     `changes` replace top-level keys."""
     spec = read_project_spec()

@@ -32,9 +32,7 @@ def dataform(
     **job: Any,
 ) -> TransformResult:
     return run_dataform(
-        DataformJob(
-            kind="dataform", project_dir=job.pop("project_dir", "dataform"), **job
-        ),
+        DataformJob(kind="dataform", project_dir=job.pop("project_dir", "dataform"), **job),
         spec_root=spec_root,
         partition=partition(key) if isinstance(key, str) else key,
         project="local",

@@ -169,7 +169,7 @@ def test_other_targets_get_dbt_bigquerys_own_sql(semantic: Semantic, tmp_path: P
     """Production SQL is untouched: outside the target `local`, dbt-bigquery's MERGE runs.
 
     Run against the emulator, that MERGE fails (the emulator rejects it, see
-    examples/shop/transform/README.md), but the SQL dbt generated for it is what production runs.
+    the local_bigquery macro), but the SQL dbt generated for it is what production runs.
     """
     from dbt.cli.main import dbtRunner
 

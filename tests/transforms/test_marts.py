@@ -15,8 +15,8 @@ from dayflow.transforms.dbt import run_dbt
 from dayflow.transforms.results import TransformResult
 
 from .semantic_layer import (
-    PROJECT,
     EXPECTED_2024_01_05,
+    PROJECT,
     Semantic,
     create_semantic,
     partition,

@@ -3,7 +3,7 @@
     Both macros below override a dbt-bigquery macro for the target `local` only, which dayflow
     uses exactly when it runs against the emulator. Every other target (dev, prod) gets
     dbt-bigquery's own SQL, unchanged: each override calls the stock macro first and returns
-    its result untouched unless the target is `local`. See examples/shop/transform/README.md.
+    its result untouched unless the target is `local`. See the README of the example's transform folder.
 
     1. CREATE TABLE AS SELECT: dbt-bigquery reads the job's destination table to count rows
        (`client.get_table(query_job.destination)` in BigQueryConnectionManager.execute). Real
