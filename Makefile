@@ -91,10 +91,12 @@ typecheck: venv
 
 # Two workers (pytest-xdist), one per core: the tests mostly wait on emulators and subprocesses.
 # `--dist loadfile` keeps each file on one worker, so module fixtures (dbt marts, stacks) are
-# built once. PYTEST_WORKERS=0 runs them in this process.
+# built once; `--no-loadscope-reorder` hands the files out in collection order, which starts the
+# slowest first (tests/conftest.py: SLOW_FILES) instead of last. PYTEST_WORKERS=0 runs them in
+# this process.
 PYTEST_WORKERS ?= 2
 pytest: venv
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test: lint typecheck pytest
 
