@@ -34,16 +34,23 @@ PROJECT = ROOT / "tests" / "project"
 # The files that take longest, started first. `make test` runs pytest-xdist with `--dist loadfile
 # --no-loadscope-reorder`: whole files go to the workers in collection order, so a slow file
 # collected last runs alone at the end while the other worker idles (xdist's default order, most
-# tests first, put the wheel test, 5 tests taking minutes, last of all). Longest first, from
-# `pytest -n 2 --dist loadfile --durations=0` (each file's total time); the rest keep their order.
+# tests first, put the wheel test, 5 tests taking minutes, last of all). Longest first, by each
+# file's total of `pytest -n 2 --dist loadfile --durations=60` (a full run); the rest keep their
+# collection order.
 SLOW_FILES = (
-    "tests/test_wheel.py",
-    "tests/iam/test_iam_contract.py",
-    "examples/shop/tests/test_shop.py",
-    "tests/testing/test_plugin.py",
-    "tests/cli/test_cli_local_stack.py",
     "tests/workflows/test_backfill.py",
-    "tests/domains/test_domains.py",
+    "tests/transforms/test_dbt.py",
+    "tests/test_wheel.py",
+    "examples/shop/tests/test_shop.py",
+    "tests/ingest/test_reliability.py",
+    "tests/cli/test_backfill_commands.py",
+    "tests/transforms/test_marts.py",
+    "tests/testing/test_plugin.py",
+    "tests/transforms/test_dataform.py",
+    "tests/ingest/test_local_ingest.py",
+    "tests/iam/test_iam_contract.py",
+    "tests/cli/test_cli_local_stack.py",
+    "tests/job_runner/test_responsiveness.py",
 )
 
 
