@@ -30,8 +30,10 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 TOOLKIT_IMAGE := dayflow-job-runner:$(VERSION)
 # The example project's Dockerfile, which layers examples/shop on the toolkit image.
 EXAMPLE_DIR := examples/shop
-# The example Dataform project's CLI and core, pinned in its package.json and package-lock.json.
-DATAFORM_DIR := $(EXAMPLE_DIR)/transform/dataform
+# The Dataform CLI and core of the tests' project (tests/project), pinned in its package.json and
+# package-lock.json: the one Dataform project run locally (the example's spec has no Dataform
+# job; its image installs its own), so `make venv` runs one `npm ci`.
+DATAFORM_DIR := tests/project/dataform
 DATAFORM_STAMP := $(DATAFORM_DIR)/node_modules/.installed
 
 # A Python 3.13: python3.13 on PATH if it runs (a pyenv shim refuses unless 3.13 is selected), else pyenv's.
@@ -90,10 +92,12 @@ typecheck: venv
 
 # Two workers (pytest-xdist), one per core: the tests mostly wait on emulators and subprocesses.
 # `--dist loadfile` keeps each file on one worker, so module fixtures (dbt marts, stacks) are
-# built once. PYTEST_WORKERS=0 runs them in this process.
+# built once; `--no-loadscope-reorder` hands the files out in collection order, which starts the
+# slowest first (tests/conftest.py: SLOW_FILES) instead of last. PYTEST_WORKERS=0 runs them in
+# this process.
 PYTEST_WORKERS ?= 2
 pytest: venv browser
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test: lint typecheck pytest
 

@@ -53,7 +53,7 @@ def write_bench_spec(directory: Path) -> Path:
         for job in pipeline["jobs"].values():
             if "sql" in job:
                 job["sql"] = str(EXAMPLE / job["sql"])
-    for source in spec.get("sources", {}).values():  # seed files, for load_example_data
+    for source in spec.get("sources", {}).values():  # seed files, for seed_sources
         for table in (source.get("tables") or {}).values():
             if table.get("seed"):
                 table["seed"] = str(EXAMPLE / table["seed"])
@@ -199,15 +199,17 @@ def main() -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "services")]
     from dayflow.local.process import get_free_port, start_process, stop_process
     from dayflow.local.stack import create_warehouse, start_bigquery
+    from dayflow.seed import seed_sources
     from dayflow.spec import load_spec
-    from tests.conftest import load_example_data
+    from dayflow.warehouse import make_bigquery_client
 
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         state = Path(tmp)
         bigquery_url = start_bigquery(state, get_free_port())
         try:
-            load_example_data(bigquery_url)
             spec_path = write_bench_spec(state)
+            with make_bigquery_client("local", bigquery_url) as client:
+                seed_sources(load_spec(spec_path), "local", client)  # raw.orders, raw.customers
             create_warehouse(load_spec(spec_path), bigquery_url)  # datasets, as infra creates
             port = get_free_port()
             proc = start_process(

@@ -28,7 +28,9 @@ from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.warehouse import make_bigquery_client
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "shop"
+# The tests' project (tests/project): its dbt and Dataform projects build the example's mart, and
+# its Dataform project is the one whose pinned CLI `make venv` installs.
+PROJECT = ROOT / "tests" / "project"
 DAYS = 4
 ORDERS_PER_DAY = 500
 CUSTOMERS = 200
@@ -82,7 +84,7 @@ def measure(tool: str, endpoint: str) -> list[float]:
     for day in range(DAYS):
         key = (FIRST_DAY + timedelta(days=day)).isoformat()
         common = {
-            "spec_root": EXAMPLE,
+            "spec_root": PROJECT,
             "partition": PartitionVars.for_partition(SCHEME, key),
             "project": "local",
             "dataset_prefix": "",
@@ -91,11 +93,9 @@ def measure(tool: str, endpoint: str) -> list[float]:
         }
         started = time.perf_counter()
         if tool == "dbt":
-            result = run_dbt(DbtJob(kind="dbt", project_dir="transform/dbt"), **common)  # type: ignore[arg-type]
+            result = run_dbt(DbtJob(kind="dbt", project_dir="dbt"), **common)  # type: ignore[arg-type]
         else:
-            job = DataformJob(
-                kind="dataform", project_dir="transform/dataform", tags=["daily_sales"]
-            )
+            job = DataformJob(kind="dataform", project_dir="dataform", tags=["daily_sales"])
             result = run_dataform(job, **common)  # type: ignore[arg-type]
         seconds.append(time.perf_counter() - started)
         if not result.success:

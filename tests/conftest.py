@@ -1,4 +1,4 @@
-"""Shared fixtures: one BigQuery emulator per test session, seeded with the example domain."""
+"""Shared fixtures: one BigQuery emulator per test session, seeded with the tests project."""
 
 from __future__ import annotations
 
@@ -26,17 +26,47 @@ pytest_plugins = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-# The example project (examples/shop): the spec, SQL, seeds and transforms the tests exercise.
-EXAMPLE = ROOT / "examples" / "shop"
+# The tests' own project (tests/project): the spec, SQL, seeds, events, transforms and Pulumi
+# stacks the toolkit's tests exercise; never the example project, a user's project that changes.
+PROJECT = ROOT / "tests" / "project"
 
 
-def load_example_data(bigquery_endpoint: str) -> dict[str, int]:
-    """Seed the example spec's source tables (raw.orders, raw.customers) into an emulator."""
+# The files that take longest, started first. `make test` runs pytest-xdist with `--dist loadfile
+# --no-loadscope-reorder`: whole files go to the workers in collection order, so a slow file
+# collected last runs alone at the end while the other worker idles (xdist's default order, most
+# tests first, put the wheel test, 5 tests taking minutes, last of all). Longest first, by each
+# file's total of `pytest -n 2 --dist loadfile --durations=60` (a full run); the rest keep their
+# collection order.
+SLOW_FILES = (
+    "tests/workflows/test_backfill.py",
+    "tests/transforms/test_dbt.py",
+    "tests/test_wheel.py",
+    "examples/shop/tests/test_shop.py",
+    "tests/ingest/test_reliability.py",
+    "tests/cli/test_backfill_commands.py",
+    "tests/transforms/test_marts.py",
+    "tests/testing/test_plugin.py",
+    "tests/transforms/test_dataform.py",
+    "tests/ingest/test_local_ingest.py",
+    "tests/iam/test_iam_contract.py",
+    "tests/cli/test_cli_local_stack.py",
+    "tests/job_runner/test_responsiveness.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slow files first (SLOW_FILES); a stable sort keeps every other order."""
+    rank = {path: number for number, path in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(SLOW_FILES)))
+
+
+def load_project_data(bigquery_endpoint: str) -> dict[str, int]:
+    """Seed the tests project's source tables (raw.orders, raw.customers) into an emulator."""
     from dayflow.seed import seed_sources
     from dayflow.spec import load_spec
     from dayflow.warehouse import make_bigquery_client
 
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
+    spec = load_spec(PROJECT / "dayflow.yaml")
     with make_bigquery_client(
         spec.get_environment("local").gcp_project, bigquery_endpoint
     ) as client:
@@ -49,7 +79,7 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     state = tmp_path_factory.mktemp("bigquery")
     port = get_free_port()
     bigquery_url = start_bigquery(state, port)
-    load_example_data(bigquery_url)
+    load_project_data(bigquery_url)
     _SESSION_DATASETS[bigquery_url] = _list_datasets(bigquery_url)
     yield bigquery_url
     _SESSION_DATASETS.pop(bigquery_url)
@@ -86,36 +116,24 @@ def _list_datasets(url: str) -> set[str]:
         return {d.dataset_id for d in client.list_datasets()}
 
 
-def read_example_spec() -> dict[str, Any]:
-    """The example spec as a dict, its files (SQL, seeds) named by absolute path, so that a copy
+def read_project_spec() -> dict[str, Any]:
+    """The tests project's spec as a dict, its files (SQL, seeds) named by absolute path, so that a copy
     written anywhere else still finds them."""
-    spec: dict[str, Any] = yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
-    # The example's http job calls its own service (examples/shop/services), which only `dayflow
-    # local up` of examples/shop serves: copies leave both out. Toolkit tests of http jobs write
-    # their own spec (tests/job_runner/test_http_jobs.py).
-    spec.pop("services", None)
+    spec: dict[str, Any] = yaml.safe_load((PROJECT / "dayflow.yaml").read_text())
     for pipeline in spec["pipelines"].values():
-        pipeline["jobs"] = {n: j for n, j in pipeline["jobs"].items() if j["kind"] != "http"}
-    for pipeline in spec["pipelines"].values():
-        # The example's cloud_run_job (its own Python) is left out of the copies: the toolkit
-        # tests run its SQL jobs; tests/job_runner/test_cloud_run_job_runs.py and the example's
-        # own tests run that kind.
-        pipeline["jobs"] = {
-            k: j for k, j in pipeline["jobs"].items() if j["kind"] != "cloud_run_job"
-        }
         for job in pipeline["jobs"].values():
             if "sql" in job:
-                job["sql"] = str(EXAMPLE / job["sql"])
+                job["sql"] = str(PROJECT / job["sql"])
     for source in spec.get("sources", {}).values():
         for table in (source.get("tables") or {}).values():
             if table.get("seed"):
-                table["seed"] = str(EXAMPLE / table["seed"])
+                table["seed"] = str(PROJECT / table["seed"])
     return spec
 
 
 def write_spec(tmp_path: Path, **local_env: object) -> Path:
-    """A copy of the example spec whose local environment has its own dataset prefix."""
-    spec = read_example_spec()
+    """A copy of the tests project's spec whose local environment has its own dataset prefix."""
+    spec = read_project_spec()
     spec["environments"]["local"].update(
         {"dataset_prefix": f"t{uuid.uuid4().hex[:8]}_", **local_env}
     )
@@ -155,7 +173,7 @@ class Server:
 
 @pytest.fixture
 def job_runner(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Server]:
-    """The real job-runner app on a free port, over the example spec with fresh datasets."""
+    """The real job-runner app on a free port, over the tests project's spec with fresh datasets."""
     from dayflow.local.stack import create_warehouse
     from dayflow.spec import load_spec
     from job_runner.core.config import JobRunnerSettings

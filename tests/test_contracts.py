@@ -17,7 +17,7 @@ import yaml
 from dayflow.contracts import compare, compare_consumed, get_contracts
 from dayflow.errors import UserError
 from dayflow.spec import load_spec
-from tests.conftest import read_example_spec
+from tests.conftest import read_project_spec
 from tests.domains.projects import write_domains
 
 TODAY = date(2026, 6, 1)
@@ -29,7 +29,7 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def spec() -> dict[str, Any]:
-    return read_example_spec()
+    return read_project_spec()
 
 
 def test_a_removed_topic_field_is_breaking_and_named(spec: dict[str, Any]) -> None:

@@ -21,7 +21,10 @@ from dayflow.cli import main
 from dayflow.infra.config import load_stack_config
 from dayflow.scaffold import DOMAIN_RULE, create_project
 from dayflow.spec import BigQuerySqlJob, load_spec
-from tests.conftest import EXAMPLE
+from tests.conftest import ROOT
+
+# The example project: it is laid out as `dayflow init` scaffolds any project (issue 13).
+EXAMPLE = ROOT / "examples" / "shop"
 
 EXPECTED_FILES = {
     ".github/workflows/ci.yml",

@@ -18,9 +18,11 @@ import yaml
 from dayflow.cli import main
 from dayflow.project_image import get_dataform_projects, prepare_app
 from dayflow.spec import DataformJob, load_spec
-from tests.conftest import EXAMPLE
+from tests.conftest import PROJECT
 
-DATAFORM = EXAMPLE / "transform" / "dataform"
+DATAFORM = PROJECT / "dataform"
+# What a project's Dockerfile copies under /app, node_modules aside (.dockerignore drops it).
+PROJECT_FOLDERS = ("sql", "seed", "dbt", "dataform", "events")
 
 
 def run_cli(
@@ -61,11 +63,14 @@ def write_spec(app: Path, jobs: dict[str, dict[str, object]]) -> Path:
     return path
 
 
-def copy_example(app: Path) -> Path:
-    """The example project as its Dockerfile copies it: dayflow.yaml and transform/."""
+def copy_project(app: Path) -> Path:
+    """The tests project as a Dockerfile would copy it: dayflow.yaml and its folders."""
     app.mkdir()
-    shutil.copy(EXAMPLE / "dayflow.yaml", app / "dayflow.yaml")
-    shutil.copytree(EXAMPLE / "transform", app / "transform", symlinks=True)
+    shutil.copy(PROJECT / "dayflow.yaml", app / "dayflow.yaml")
+    for folder in PROJECT_FOLDERS:
+        shutil.copytree(
+            PROJECT / folder, app / folder, ignore=shutil.ignore_patterns("node_modules")
+        )
     return app / "dayflow.yaml"
 
 
@@ -93,8 +98,8 @@ def test_listing_names_the_projects_of_cli_mode_dataform_jobs_only(
     assert (code, out, err) == (0, ["transform/dataform"], [])
 
 
-def test_listing_of_the_example_spec_matches_its_cli_mode_dataform_jobs() -> None:
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
+def test_listing_of_the_tests_project_spec_matches_its_cli_mode_dataform_jobs() -> None:
+    spec = load_spec(PROJECT / "dayflow.yaml")
     expected = sorted(
         {
             job.project_dir.removeprefix("./")
@@ -103,7 +108,7 @@ def test_listing_of_the_example_spec_matches_its_cli_mode_dataform_jobs() -> Non
             if isinstance(job, DataformJob) and job.managed is None
         }
     )
-    assert get_dataform_projects(spec, EXAMPLE) == expected
+    assert get_dataform_projects(spec, PROJECT) == expected
 
 
 def test_prepare_refuses_a_dataform_project_without_package_lock_in_one_line(
@@ -173,13 +178,12 @@ def test_prepare_refuses_a_spec_that_names_a_missing_seed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = tmp_path / "app"
-    spec_path = copy_example(app)
-    (app / "transform" / "seed" / "orders.jsonl").unlink()
+    spec_path = copy_project(app)
+    (app / "seed" / "orders.jsonl").unlink()
     code, _, err = run_cli(monkeypatch, capsys, "prepare", str(spec_path))
     assert code == 2
     assert err == [
-        f"error: {spec_path}: sources.raw.tables.orders.seed: file "
-        "'transform/seed/orders.jsonl' not found"
+        f"error: {spec_path}: sources.raw.tables.orders.seed: file 'seed/orders.jsonl' not found"
     ]
 
 
@@ -190,19 +194,19 @@ def test_prepare_removes_local_state_and_makes_the_project_read_only_to_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = tmp_path / "app"
-    spec_path = copy_example(app)
+    spec_path = copy_project(app)
     leftovers = [
-        app / "transform" / "dataform" / ".df-credentials.json",
-        app / "transform" / "dbt" / "target" / "manifest.json",
-        app / "transform" / "dbt" / "logs" / "dbt.log",
-        app / "transform" / "events" / "__pycache__" / "derive_events.cpython-313.pyc",
-        app / "transform" / "dataform" / "node_modules" / ".bin" / "dataform",
+        app / "dataform" / ".df-credentials.json",
+        app / "dbt" / "target" / "manifest.json",
+        app / "dbt" / "logs" / "dbt.log",
+        app / "events" / "__pycache__" / "derive_events.cpython-313.pyc",
+        app / "dataform" / "node_modules" / ".bin" / "dataform",
     ]
     for path in leftovers:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}")
-    (app / "transform" / "sql" / "stg_orders.sql").chmod(0o666)
-    (app / "transform" / "sql").chmod(0o777)
+    (app / "sql" / "stg_orders.sql").chmod(0o666)
+    (app / "sql").chmod(0o777)
 
     code, out, err = run_cli(monkeypatch, capsys, "prepare", str(spec_path))
 
@@ -210,7 +214,7 @@ def test_prepare_removes_local_state_and_makes_the_project_read_only_to_others(
     assert out[-1] == f"project image ready: {app} (0 Dataform project(s))"
     for path in leftovers:
         assert not path.exists(), path
-    assert not (app / "transform" / "dataform" / "node_modules").exists()
+    assert not (app / "dataform" / "node_modules").exists()
     modes = {stat.S_IMODE(p.stat().st_mode) for p in [app, *app.rglob("*")] if not p.is_symlink()}
     assert modes == {0o755, 0o644}
     assert load_spec(spec_path).pipelines  # what the job-runner loads is intact
@@ -223,20 +227,20 @@ def test_prepare_installs_each_cli_mode_project_exactly_as_its_lock_pins_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = tmp_path / "app"
-    spec_path = copy_example(app)
+    spec_path = copy_project(app)
     raw = yaml.safe_load(spec_path.read_text())
     next(iter(raw["pipelines"].values()))["jobs"]["mart_dataform"] = {
         "kind": "dataform",
-        "project_dir": "transform/dataform",
+        "project_dir": "dataform",
     }
     spec_path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    shutil.rmtree(app / "transform" / "dataform" / "node_modules", ignore_errors=True)
+    assert not (app / "dataform" / "node_modules").exists()
     # npm's own cache first (packages already fetched by `make venv`); the registry otherwise.
     monkeypatch.setenv("npm_config_prefer_offline", "true")
 
-    assert prepare_app(spec_path) == ["transform/dataform"]
+    assert prepare_app(spec_path) == ["dataform"]
 
-    installed = app / "transform" / "dataform" / "node_modules"
+    installed = app / "dataform" / "node_modules"
     lock = json.loads((DATAFORM / "package-lock.json").read_text())["packages"]
     for package in ("@dataform/cli", "@dataform/core"):
         version = json.loads((installed / package / "package.json").read_text())["version"]

@@ -177,9 +177,7 @@ def test_cli_exits_2_with_one_line_when_no_credentials_can_mint_a_token(
         "HOME": str(tmp_path),
         "PYTHONPATH": ":".join(sys.path),
         "DAYFLOW_JOB_RUNNER_URL": URL,
-        "DAYFLOW_SPEC": str(
-            Path(__file__).resolve().parents[1] / "examples" / "shop" / "dayflow.yaml"
-        ),
+        "DAYFLOW_SPEC": str(Path(__file__).resolve().parent / "project" / "dayflow.yaml"),
         "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"),
         # Where google-auth looks for a metadata server.
         "GCE_METADATA_HOST": not_a_metadata_server,

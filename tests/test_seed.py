@@ -17,9 +17,7 @@ from dayflow.errors import SpecError
 from dayflow.seed import seed_sources
 from dayflow.spec import Spec, load_spec
 from dayflow.warehouse import make_bigquery_client
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "shop"
+from tests.conftest import PROJECT
 
 
 def write_source_spec(tmp_path: Path, tables: dict[str, Any], dataset: str = "raw") -> Path:
@@ -72,10 +70,10 @@ def test_a_bad_source_table_is_one_line_naming_its_field(
     assert expected in raised.value.lines[0], raised.value.lines[0]
 
 
-def test_the_example_declares_its_raw_tables_with_seed_files() -> None:
-    raw = load_spec(EXAMPLE / "dayflow.yaml").sources["raw"]
+def test_the_tests_project_declares_its_raw_tables_with_seed_files() -> None:
+    raw = load_spec(PROJECT / "dayflow.yaml").sources["raw"]
     assert raw.tables["orders"].columns["order_ts"] == "TIMESTAMP"
-    assert raw.tables["customers"].seed == "transform/seed/customers.jsonl"
+    assert raw.tables["customers"].seed == "seed/customers.jsonl"
 
 
 def seed_spec(tmp_path: Path) -> tuple[Spec, str]:

@@ -10,13 +10,17 @@ import yaml
 from dayflow.cli import main
 from dayflow.errors import SpecError
 from dayflow.spec import DbtJob, find_cycle, load_spec
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "shop"
+from tests.conftest import PROJECT
 
 
-def example() -> dict:  # type: ignore[type-arg]
-    return yaml.safe_load((EXAMPLE / "dayflow.yaml").read_text())
+def project_spec() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((PROJECT / "dayflow.yaml").read_text())
+
+
+def link_project_files(folder: Path) -> None:
+    """Link the tests project's SQL and transforms beside a copy of its spec."""
+    for name in ("sql", "seed", "dbt", "dataform"):
+        (folder / name).symlink_to(PROJECT / name)
 
 
 def validate(
@@ -24,7 +28,7 @@ def validate(
 ) -> tuple[int, list[str]]:  # type: ignore[type-arg]
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "transform").symlink_to(EXAMPLE / "transform")
+    link_project_files(tmp_path)
     monkeypatch.setattr(sys, "argv", ["dayflow", "validate", "--spec", str(path)])
     with pytest.raises(SystemExit) as exited:
         main()
@@ -35,14 +39,12 @@ def jobs(spec: dict) -> dict:  # type: ignore[type-arg]
     return spec["pipelines"]["shop_daily"]["jobs"]  # type: ignore[no-any-return]
 
 
-def test_example_spec_is_valid() -> None:
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
-    assert list(spec.pipelines["shop_daily"].jobs)[:5] == [
+def test_project_spec_is_valid() -> None:
+    spec = load_spec(PROJECT / "dayflow.yaml")
+    assert list(spec.pipelines["shop_daily"].jobs) == [
         "stg_orders",
         "dim_customers",
         "mart_daily_sales",
-        "extract_fx_rates",
-        "score_customers",
     ]
 
 
@@ -95,7 +97,7 @@ def test_validate_reports_each_error_on_one_line_with_file_and_field_path(
     change,
     expected,  # type: ignore[no-untyped-def]
 ) -> None:
-    spec = example()
+    spec = project_spec()
     change(spec)
     code, lines = validate(tmp_path, spec, monkeypatch, capsys)
     assert code == 2
@@ -106,7 +108,7 @@ def test_validate_reports_each_error_on_one_line_with_file_and_field_path(
 def test_validate_prints_one_line_per_error_when_there_are_several(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = example()
+    spec = project_spec()
     spec["pipelines"]["shop_daily"].update(schedule="daily", timezone="Mars/Base")
     code, lines = validate(tmp_path, spec, monkeypatch, capsys)
     assert code == 2
@@ -122,11 +124,11 @@ def test_missing_spec_file_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_merge_destination_must_not_require_partition_filter(tmp_path: Path) -> None:
-    spec = example()
+    spec = project_spec()
     jobs(spec)["dim_customers"]["destination"]["require_partition_filter"] = True
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "transform").symlink_to(EXAMPLE / "transform")
+    link_project_files(tmp_path)
     with pytest.raises(SpecError, match="expected require_partition_filter: false"):
         load_spec(path)
 
@@ -140,8 +142,8 @@ def events_jobs(spec: dict) -> dict:  # type: ignore[type-arg]
     return spec["pipelines"]["shop_events"]["jobs"]  # type: ignore[no-any-return]
 
 
-def test_example_declares_its_source_dataset_and_what_dbt_reads() -> None:
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
+def test_project_declares_its_source_dataset_and_what_dbt_reads() -> None:
+    spec = load_spec(PROJECT / "dayflow.yaml")
     assert list(spec.sources) == ["raw"]
     assert spec.sources["raw"].description
     dbt = spec.pipelines["shop_events"].jobs["mart_dbt"]
@@ -152,7 +154,7 @@ def test_example_declares_its_source_dataset_and_what_dbt_reads() -> None:
 def test_a_transform_reading_an_undeclared_dataset_is_one_line_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = example()
+    spec = project_spec()
     events_jobs(spec)["mart_dbt"]["reads"] = ["semantic", "crm"]
     code, lines = validate(tmp_path, spec, monkeypatch, capsys)
     assert code == 2
@@ -162,11 +164,11 @@ def test_a_transform_reading_an_undeclared_dataset_is_one_line_naming_it(
 
 
 def test_a_transform_may_read_a_declared_source(tmp_path: Path) -> None:
-    spec = example()
+    spec = project_spec()
     events_jobs(spec)["mart_dbt"]["reads"] = ["semantic", "raw"]
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    (tmp_path / "transform").symlink_to(EXAMPLE / "transform")
+    link_project_files(tmp_path)
     dbt = load_spec(path).pipelines["shop_events"].jobs["mart_dbt"]
     assert isinstance(dbt, DbtJob) and dbt.reads == ["semantic", "raw"]
 
@@ -193,7 +195,7 @@ def test_a_bad_source_is_one_line_naming_it(
     change,
     expected,  # type: ignore[no-untyped-def]
 ) -> None:
-    spec = example()
+    spec = project_spec()
     change(spec)
     code, lines = validate(tmp_path, spec, monkeypatch, capsys)
     assert code == 2
@@ -204,7 +206,7 @@ def test_a_bad_source_is_one_line_naming_it(
 def test_an_http_job_with_a_plain_url_is_refused_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = example()
+    spec = project_spec()
     jobs(spec)["hook"] = {"kind": "http", "url": "https://example.com/hook"}
     code, lines = validate(tmp_path, spec, monkeypatch, capsys)
     assert code == 2

@@ -13,7 +13,7 @@ from dayflow.errors import SpecError
 from dayflow.infra.catalog import get_owned_tables
 from dayflow.spec import load_spec
 from dayflow.spec_domains import get_consumed_ref, get_owner_label
-from tests.conftest import read_example_spec
+from tests.conftest import read_project_spec
 from tests.domains.projects import CONSUMED, EXPOSED, PRODUCER_DEV, write_domains
 
 
@@ -157,9 +157,9 @@ SEMANTIC_ORDERS = {
 }
 
 
-def write_example_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
-    """The example (shop) exposing its semantic orders table, a dedup job's destination."""
-    spec = read_example_spec()
+def write_project_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
+    """The tests project (shop) exposing its semantic orders table, a dedup job's destination."""
+    spec = read_project_spec()
     spec["exposes"] = {
         "semantic.orders": {
             "owner": "shop-team@acme.example",
@@ -173,7 +173,7 @@ def write_example_exposing(tmp_path: Path, columns: dict[str, Any]) -> Path:
 
 
 def test_a_dedup_jobs_semantic_table_is_exposed_with_its_catalog(tmp_path: Path) -> None:
-    spec = load_spec(write_example_exposing(tmp_path, SEMANTIC_ORDERS))
+    spec = load_spec(write_project_exposing(tmp_path, SEMANTIC_ORDERS))
     (orders,) = [
         t for t in get_owned_tables(spec) if (t.dataset, t.table) == ("semantic", "orders")
     ]
@@ -187,7 +187,7 @@ def test_a_dedup_jobs_semantic_table_is_exposed_with_its_catalog(tmp_path: Path)
 def test_a_dedup_contract_that_differs_from_its_topic_is_refused_at_load(tmp_path: Path) -> None:
     columns = {**SEMANTIC_ORDERS, "amount": {"type": "NUMERIC"}}
     del columns["currency"]
-    path = write_example_exposing(tmp_path, columns)
+    path = write_project_exposing(tmp_path, columns)
     with pytest.raises(SpecError) as err:
         load_spec(path)
     expected = (

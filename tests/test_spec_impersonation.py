@@ -9,14 +9,14 @@ import yaml
 
 from dayflow.errors import SpecError
 from dayflow.spec import load_spec
-from tests.conftest import read_example_spec
+from tests.conftest import read_project_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR = "dayflow-operator@acme-shop-dev.iam.gserviceaccount.com"
 
 
 def spec_with(tmp_path: Path, account: str) -> Path:
-    spec = read_example_spec()
+    spec = read_project_spec()
     spec["environments"]["dev"]["impersonate_service_account"] = account
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))

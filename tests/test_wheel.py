@@ -1,10 +1,16 @@
-"""The slow packaging test: the built wheel alone runs a scaffolded project.
+"""The slow packaging tests: the built wheel alone runs scaffolded projects.
 
-Builds the wheel, checks it holds the package data that `dayflow local up` and `dayflow.infra`
-read, installs it into a fresh virtualenv (the lock's dependencies, then the wheel with
---no-deps; tests/wheel_venv.py says how and why), and in an empty directory outside the
-repository, with no PYTHONPATH and a fresh HOME, runs `dayflow init`, the CLI's local round trip
-and the scaffolded project's own `pytest`. Nothing may find a file through this repository.
+Builds the wheel once, checks it holds the package data that `dayflow local up` and
+`dayflow.infra` read, installs it into one fresh virtualenv (the lock's dependencies, then the
+wheel with --no-deps; tests/wheel_venv.py says how and why), and in empty directories outside
+the repository, with no PYTHONPATH and a fresh HOME, runs `dayflow init`, the CLI's local round
+trip and the scaffolded project's own `pytest`; then two domains (issue 13): `dayflow init`
+scaffolds `sales` and `finance`, each team declares its side of the data product, and each runs a
+partition on its own local stack (finance on its copy of the sales table, filled with the rows
+sales wrote). Nothing may find a file through this repository.
+
+One module, so that the wheel and the virtualenv are built once (module fixtures; pytest-xdist's
+`--dist loadfile` keeps a module on one worker).
 """
 
 from __future__ import annotations
@@ -13,10 +19,15 @@ import json
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from dayflow.warehouse import make_bigquery_client
+from tests.domains.projects import declare_domains, write_consumer_seed
 from tests.wheel_venv import ROOT, build_wheel, create_venv, find_uv, get_user_env, run
 
 pytestmark = [
@@ -134,6 +145,58 @@ def test_scaffolded_project_goes_green_from_the_installed_wheel(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 2 passed" in result.stdout
+
+
+# --- two domains, sales and finance, from the installed wheel ------------------------------------
+
+
+@contextmanager
+def local_stack(project: Path, env: dict[str, str]) -> Iterator[str]:
+    """`dayflow local up --free-ports` in `project`, then `dayflow seed`; its BigQuery URL."""
+    try:
+        run(["dayflow", "local", "up", "--free-ports"], cwd=project, env=env)
+        run(["dayflow", "seed"], cwd=project, env=env)
+        yield json.loads((project / ".dayflow" / "stack.json").read_text())["bigquery_endpoint"]
+    finally:
+        run(["dayflow", "local", "down"], cwd=project, env=env)
+
+
+def read_rows(endpoint: str, table_id: str) -> list[dict[str, Any]]:
+    with make_bigquery_client("local", endpoint) as client:
+        sql = f"SELECT * FROM `{table_id}` WHERE event_date = '{DAY}' ORDER BY 2"
+        return [dict(r) for r in client.query_and_wait(sql)]
+
+
+def get_local_prefix(project: Path) -> str:
+    spec = yaml.safe_load((project / "dayflow.yaml").read_text())
+    return str(spec["environments"]["local"]["dataset_prefix"])
+
+
+@pytest.mark.emulator
+def test_sales_and_finance_run_from_the_installed_wheel(
+    outside_env: dict[str, str], workdir: Path
+) -> None:
+    env = outside_env
+    run(["dayflow", "init", "sales"], cwd=workdir, env=env)
+    run(["dayflow", "init", "finance"], cwd=workdir, env=env)
+    sales, finance = workdir / "sales", workdir / "finance"
+    declare_domains(sales, finance)
+    for project in (sales, finance):
+        run(["dayflow", "validate"], cwd=project, env=env)
+
+    with local_stack(sales, env) as endpoint:
+        run(["dayflow", "run", "sales_daily", "--partition", DAY], cwd=sales, env=env)
+        rows = read_rows(endpoint, f"local.{get_local_prefix(sales)}mart.daily_events")
+    assert len(rows) == 2  # 2024-01-02 holds two event types in the scaffolded seed
+
+    copied = ("event_date", "event_type", "amount")
+    write_consumer_seed(finance, [{c: str(r[c]) for c in copied} for r in rows])
+    with local_stack(finance, env) as endpoint:
+        run(["dayflow", "run", "finance_daily", "--partition", DAY], cwd=finance, env=env)
+        revenue = read_rows(endpoint, f"local.{get_local_prefix(finance)}mart.net_revenue")
+    assert {r["event_type"]: r["net_amount"] for r in revenue} == {
+        r["event_type"]: round(r["amount"] * 0.8, 2) for r in rows
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import yaml
 
 from dayflow.cli import main
 from dayflow.settings import get_settings
-from tests.conftest import read_example_spec
+from tests.conftest import read_project_spec
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,10 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def write_hourly_spec(directory: Path, **changes: Any) -> Path:
-    """The example spec plus `meter_hourly`, an hourly pipeline in America/New_York (its DST
+    """The tests project's spec plus `meter_hourly`, an hourly pipeline in America/New_York (its DST
     days: 2024-03-10 has 23 hours, 2024-11-03 has 25), written to `directory/dayflow.yaml`.
     `changes` replace top-level keys."""
-    spec = read_example_spec()
+    spec = read_project_spec()
     sql = directory / "meter_hourly.sql"
     sql.write_text("SELECT @partition_start AS reading_ts, 1.0 AS kwh\n")
     spec["pipelines"]["meter_hourly"] = {

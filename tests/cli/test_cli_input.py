@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.cli.conftest import RunCli, write_hourly_spec
-from tests.conftest import read_example_spec
+from tests.conftest import read_project_spec
 
 # Nothing listens here: a command that called a service would fail differently.
 NO_SERVICE = "http://127.0.0.1:9"
@@ -185,7 +185,7 @@ def orders(spec: dict[str, Any]) -> dict[str, Any]:
 def test_validate_refuses_a_type_rule_that_would_fail_at_run_time(
     cli: RunCli, tmp_path: Path, change: Any, expected: str
 ) -> None:
-    spec = read_example_spec()
+    spec = read_project_spec()
     change(spec)
     assert validate(cli, tmp_path, spec) == [expected]
 
@@ -208,7 +208,7 @@ def test_a_bad_schedule_names_the_field_out_of_range(
 ) -> None:
     # https://cloud.google.com/scheduler/docs/configuring/cron-job-schedules: the five fields,
     # their ranges, and no `L`.
-    spec = read_example_spec()
+    spec = read_project_spec()
     spec["pipelines"]["shop_daily"]["schedule"] = schedule
     assert validate(cli, tmp_path, spec) == [
         f"pipelines.shop_daily.schedule: cron schedule {schedule!r}: {expected}"
@@ -219,7 +219,7 @@ def test_a_bad_schedule_names_the_field_out_of_range(
 def test_schedules_cloud_scheduler_accepts_validate(
     cli: RunCli, tmp_path: Path, schedule: str
 ) -> None:
-    spec = read_example_spec()
+    spec = read_project_spec()
     spec["pipelines"]["shop_daily"]["schedule"] = schedule
     path = tmp_path / "dayflow.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -252,7 +252,7 @@ def test_validate_of_a_file_that_is_not_utf8_is_one_line_naming_the_offset(
 
 def test_validate_refuses_a_duplicate_key_naming_both_lines(cli: RunCli, tmp_path: Path) -> None:
     # A second `pipelines:` block would otherwise silently replace the first one.
-    spec = read_example_spec()
+    spec = read_project_spec()
     text = yaml.safe_dump(spec, sort_keys=False)
     text += "pipelines:\n  other: {granularity: day, timezone: UTC, jobs: {}}\n"
     path = tmp_path / "dayflow.yaml"

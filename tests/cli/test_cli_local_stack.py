@@ -17,7 +17,7 @@ from dayflow.local.stack import erase, get_history_file, start_workflows
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
 from tests.cli.conftest import RunCli, write_hourly_spec
-from tests.conftest import Server, read_example_spec
+from tests.conftest import Server, read_project_spec
 
 LOCATION = "europe-north1"
 
@@ -120,7 +120,7 @@ def test_local_up_shows_each_service_and_keeps_history_unless_fresh(
     cli: RunCli, tmp_path: Path
 ) -> None:
     """`dayflow local up` twice, then `--fresh`, on a spec without topics (no ingest path)."""
-    spec = read_example_spec()
+    spec = read_project_spec()
     spec["topics"] = {}
     del spec["pipelines"]["shop_events"]
     spec["environments"]["local"]["dataset_prefix"] = "up_"

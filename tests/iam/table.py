@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from dayflow.local.process import get_free_port, stop_process
     from dayflow.local.stack import start_bigquery
-    from tests.conftest import load_example_data
+    from tests.conftest import load_project_data
     from tests.iam.evaluate import evaluate
 
     with tempfile.TemporaryDirectory(prefix="dayflow-iam-") as tmp:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         state.mkdir()
         endpoint = start_bigquery(state, get_free_port())
         try:
-            load_example_data(endpoint)
+            load_project_data(endpoint)
             work = Path(tmp) / "work"
             work.mkdir()
             with evaluate(endpoint, work) as evaluation:

@@ -7,7 +7,7 @@ What runs, each pointed at the recording proxy port of the identity it has in GC
   the real job-runner (uvicorn): `backfill` of one day of `shop_daily`, started by the
   job-runner's POST /backfills through the engine's gRPC Executions API (its child
   `backfill_chunk` runs the SQL jobs), and `run_partition` of one day of `shop_events` (the
-  dedup jobs, dbt, and a Dataform CLI job this test adds to the example spec);
+  dedup jobs, dbt, and a Dataform CLI job this test adds to the tests project's spec);
 - the job-runner's BigQuery endpoint at the job-runner account's port; dbt and the Dataform CLI
   get that endpoint from the job-runner, and are told apart by their User-Agent.
 
@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from dayflow.package_files import get_ingest_function_dir, get_workflows_dir
-from tests.conftest import EXAMPLE, Server, write_spec
+from tests.conftest import PROJECT, Server, write_spec
 from tests.iam.recorder import HttpCall, Recording, recording_proxies
 
 WORKFLOWS_DIR = get_workflows_dir()
@@ -69,17 +69,17 @@ def workflow_identity(stem: str) -> str:
 
 
 def get_dataform_project() -> Path:
-    """transform/dataform; in a git worktree whose node_modules links to another checkout's,
+    """tests/project/dataform; in a git worktree whose node_modules links to another checkout's,
     that checkout's project (Node resolves the CLI's dependencies from the real path)."""
-    return (EXAMPLE / "transform" / "dataform" / "node_modules").resolve().parent
+    return (PROJECT / "dataform" / "node_modules").resolve().parent
 
 
 def write_iam_spec(folder: Path) -> Path:
-    """The example spec with its own dataset prefix, plus one Dataform CLI job in shop_events."""
+    """The tests project's spec with its own dataset prefix, plus one Dataform CLI job in shop_events."""
     path = write_spec(folder)
     spec = yaml.safe_load(path.read_text())
     jobs = spec["pipelines"]["shop_events"]["jobs"]
-    jobs["mart_dbt"]["project_dir"] = str(EXAMPLE / "transform" / "dbt")
+    jobs["mart_dbt"]["project_dir"] = str(PROJECT / "dbt")
     jobs["mart_dataform"] = {
         "kind": "dataform",
         "project_dir": str(get_dataform_project()),
@@ -110,8 +110,8 @@ def create_infra_warehouse(spec_path: Path, bigquery_endpoint: str) -> None:
 
 
 def _events(topic: str, count: int) -> list[dict[str, Any]]:
-    """The first `count` events of `topic` updated on PARTITION_KEY (transform/events)."""
-    lines = (EXAMPLE / "transform" / "events" / f"{topic}.jsonl").read_text().splitlines()
+    """The first `count` events of `topic` updated on PARTITION_KEY (tests/project/events)."""
+    lines = (PROJECT / "events" / f"{topic}.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
     return [e for e in events if e["updated_at"].startswith(PARTITION_KEY)][:count]
 

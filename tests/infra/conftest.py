@@ -40,7 +40,7 @@ def source_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def deploy(source_dirs: dict[str, str]) -> Deploy:
-    """`deploy(stack, **overrides)`: run the program for a stack, on the example spec by default."""
+    """`deploy(stack, **overrides)`: run the program for a stack, on the tests project's spec by default."""
 
     def run(stack: str, secrets: tuple[str, ...] = (), **overrides: Any) -> Deployment:
         return run_program(stack, {**source_dirs, **overrides}, secrets=secrets)

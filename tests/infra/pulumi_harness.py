@@ -27,8 +27,8 @@ from dayflow import package_files
 from tests.infra.generated_spec import write_spec  # noqa: F401  (re-exported for tests and bench/infra.py)
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "shop"
-MAIN = EXAMPLE / "infra" / "__main__.py"
+# The tests' own project (tests/project): its infra/__main__.py, Pulumi stacks and spec.
+PROJECT = ROOT / "tests" / "project"
 PROJECT_NUMBER = "123456789012"
 COMPONENT_PREFIX = "dayflow:infra:"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -212,7 +212,7 @@ class Deployment:
 Deploy = Callable[..., Deployment]
 
 
-def read_stack_config(stack: str, project_dir: Path = EXAMPLE) -> dict[str, Any]:
+def read_stack_config(stack: str, project_dir: Path = PROJECT) -> dict[str, Any]:
     """The `config:` of `<project_dir>/Pulumi.<stack>.yaml`, as typed YAML values."""
     raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text())
     return dict(raw.get("config") or {})
@@ -231,10 +231,10 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     *,
     secrets: tuple[str, ...] = (),
-    project_dir: Path = EXAMPLE,
+    project_dir: Path = PROJECT,
 ) -> Deployment:
     """Run `<project_dir>/infra/__main__.py` as stack `stack`, with `Pulumi.<stack>.yaml` plus
-    `overrides` (the example project by default).
+    `overrides` (the tests project by default).
 
     Override keys without a namespace are in the project's namespace (`dayflow:`); a value of
     None removes the key. Keys in `secrets` are read back as Pulumi secrets.
@@ -248,8 +248,8 @@ def run_program(
         else:
             config[full] = value
     secret_keys = [k if ":" in k else f"dayflow:{k}" for k in secrets]
-    # Config keys live in the Pulumi project's namespace (`dayflow:` for the example, the domain
-    # for a scaffolded project).
+    # Config keys live in the Pulumi project's namespace (`dayflow:` for the tests project, the
+    # domain for a scaffolded project).
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
     return run_under_mocks(
         lambda: runpy.run_path(str(main), run_name="__main__"),

@@ -4,13 +4,14 @@ copies the spec, the ENV it sets, and what `dayflow image prepare` prepares."""
 
 from __future__ import annotations
 
-from pulumi_harness import EXAMPLE, Deployment, T
+from pulumi_harness import ROOT, Deployment, T
 
 from dayflow.infra.config import IMAGE_APP_DIR
 from dayflow.project_image import APP_DIR
 from tests.dockerfiles import parse_dockerfile
 
-PROJECT_IMAGE = parse_dockerfile(EXAMPLE / "Dockerfile")
+# The example project's Dockerfile, on which users model their own.
+PROJECT_IMAGE = parse_dockerfile(ROOT / "examples" / "shop" / "Dockerfile")
 
 
 def test_infra_and_the_project_image_put_the_app_in_the_same_folder() -> None:

@@ -49,7 +49,7 @@ def needed_api(resource: Registered) -> str | None:
 
 def test_every_api_is_enabled_and_never_disabled_on_destroy(dev: Deployment) -> None:
     apis = {r.state["service"]: r.state for r in dev.of_type(T.API)}
-    # The example has no Dataform job: no Dataform or Secret Manager API.
+    # The tests project has no Dataform job: no Dataform or Secret Manager API.
     unused = {"dataform.googleapis.com", "secretmanager.googleapis.com"}
     assert (set(TYPE_APIS.values()) | RUNTIME_APIS) - unused <= set(apis)
     assert not unused & set(apis)

@@ -20,13 +20,13 @@ from dayflow.infra.naming import (
 from dayflow.infra.source_archive import build_source_archive
 from dayflow.semantic import get_semantic_table
 from dayflow.spec import DedupJob, load_spec
-from tests.conftest import EXAMPLE as EXAMPLE_DIR
+from tests.conftest import PROJECT
 
-EXAMPLE = load_spec(EXAMPLE_DIR / "dayflow.yaml")
+SPEC = load_spec(PROJECT / "dayflow.yaml")
 
 
-def test_example_owns_the_ledger_ingest_and_dead_letter_tables() -> None:
-    tables = [(t.dataset, t.table) for t in catalog.get_owned_tables(EXAMPLE)]
+def test_project_owns_the_ledger_ingest_and_dead_letter_tables() -> None:
+    tables = [(t.dataset, t.table) for t in catalog.get_owned_tables(SPEC)]
     assert tables == [
         ("dayflow", "dayflow_runs"),
         ("ingest", "events_orders"),
@@ -38,7 +38,7 @@ def test_example_owns_the_ledger_ingest_and_dead_letter_tables() -> None:
 
 
 def test_dataset_roles_give_editor_where_written_and_viewer_elsewhere() -> None:
-    roles = catalog.get_dataset_roles(EXAMPLE)
+    roles = catalog.get_dataset_roles(SPEC)
     assert roles == {
         "job_runner": {
             "dayflow": catalog.DATA_EDITOR,
@@ -48,11 +48,11 @@ def test_dataset_roles_give_editor_where_written_and_viewer_elsewhere() -> None:
             "ingest": catalog.DATA_VIEWER,
         },
         "ingest": {"ingest": catalog.DATA_EDITOR},
-        # The example's dbt job: reads and writes what it declares (`reads: [semantic]`,
+        # The tests project's dbt job: reads and writes what it declares (`reads: [semantic]`,
         # `writes: [mart]`); the ledger, ingest and staging stay out of its reach.
         "dbt": {"semantic": catalog.DATA_VIEWER, "mart": catalog.DATA_EDITOR},
     }
-    assert catalog.get_source_datasets(EXAMPLE) == {"job_runner": ("raw",)}
+    assert catalog.get_source_datasets(SPEC) == {"job_runner": ("raw",)}
 
 
 def test_transform_accounts_write_exactly_the_datasets_their_jobs_declare(tmp_path: Path) -> None:

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pulumi_harness import EXAMPLE, ROOT, Deploy, Deployment, T, write_files
+from pulumi_harness import PROJECT, ROOT, Deploy, Deployment, T, write_files
 
 from dayflow.infra.config import StackConfigError
 
+# The example's project file (examples/shop/Pulumi.yaml): the Pulumi.yaml a user's project
+# starts from, which declares every config key of the program; the stacks below run the tests
+# project (tests/project).
+EXAMPLE = ROOT / "examples" / "shop"
 PROJECT_FILE = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
 
 
@@ -45,9 +49,10 @@ def test_every_config_key_read_by_the_program_is_declared_with_a_description() -
     assert [k for k, d in declared.items() if d.get("secret")] == ["dataformGitToken"]
 
 
+@pytest.mark.parametrize("project", [EXAMPLE, PROJECT], ids=["example", "tests-project"])
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_stack_files_set_only_declared_keys(stack: str) -> None:
-    config = yaml.safe_load((EXAMPLE / f"Pulumi.{stack}.yaml").read_text())["config"]
+def test_stack_files_set_only_declared_keys(project: Path, stack: str) -> None:
+    config = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
     project_keys = {k.split(":", 1)[1] for k in config if k.startswith("dayflow:")}
     assert project_keys <= set(PROJECT_FILE["config"])
     assert config["dayflow:environment"] == stack
@@ -133,16 +138,16 @@ def test_schedules_run_in_the_stack_region_when_scheduler_is_there(
     deploy: Deploy, tmp_path: Path
 ) -> None:
     # https://cloud.google.com/scheduler/docs/locations lists us-central1.
-    spec = (EXAMPLE / "dayflow.yaml").read_text().replace("europe-north1", "us-central1")
+    spec = (PROJECT / "dayflow.yaml").read_text().replace("europe-north1", "us-central1")
     path = write_files(tmp_path, {"dayflow.yaml": spec}) / "dayflow.yaml"
-    for name in ("transform",):
-        (tmp_path / name).symlink_to(EXAMPLE / name)
+    for name in ("sql", "seed", "dbt", "dataform", "events"):
+        (tmp_path / name).symlink_to(PROJECT / name)
     deployment = deploy("dev", specPath=str(path), schedulerRegion=None)
     assert {j.state["region"] for j in deployment.of_type(T.SCHEDULE)} == {"us-central1"}
     assert {w.state["region"] for w in deployment.of_type(T.WORKFLOW)} == {"us-central1"}
 
 
-def test_example_stacks_schedule_next_to_europe_north1(dev: Deployment) -> None:
+def test_stacks_schedule_next_to_europe_north1(dev: Deployment) -> None:
     assert {j.state["region"] for j in dev.of_type(T.SCHEDULE)} == {"europe-west1"}
     assert {w.state["region"] for w in dev.of_type(T.WORKFLOW)} == {"europe-north1"}
 

@@ -17,7 +17,7 @@ def violations(deployment: Deployment) -> list[str]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_example_stacks_pass_the_policy(deploy: Deploy, stack: str) -> None:
+def test_dev_and_prod_stacks_pass_the_policy(deploy: Deploy, stack: str) -> None:
     deployment = deploy(stack)
     assert len(deployment) > 50
     assert violations(deployment) == []

@@ -1,4 +1,4 @@
-"""The whole program on the example spec: structure, wiring and the dev/prod differences.
+"""The whole program on the tests project's spec: structure, wiring and the dev/prod differences.
 
 Assertions are on resolved inputs, as the GCP provider would receive them.
 """
@@ -14,8 +14,8 @@ from pulumi_harness import COMPONENT_PREFIX, STACK_TYPE, Deploy, Deployment, Reg
 from dayflow.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "shop"
-SPEC = load_spec(EXAMPLE / "dayflow.yaml")
+PROJECT = ROOT / "tests" / "project"
+SPEC = load_spec(PROJECT / "dayflow.yaml")
 RUN_URI = "https://dayflow-job-runner-x7q2m3-lz.a.run.app"
 
 
@@ -376,7 +376,7 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         ("dev_semantic", runner): "roles/bigquery.dataEditor",
         ("dev_ingest", runner): "roles/bigquery.dataViewer",
         ("dev_ingest", ingest): "roles/bigquery.dataEditor",
-        # The example's dbt job declares `writes: [mart]` and `reads: [semantic]`: exactly that.
+        # The tests project's dbt job declares `writes: [mart]` and `reads: [semantic]`: exactly that.
         ("dev_mart", dbt): "roles/bigquery.dataEditor",
         ("dev_semantic", dbt): "roles/bigquery.dataViewer",
         # The declared source `raw`, read by the SQL jobs: its own name, in the stack's project.

@@ -13,11 +13,11 @@ from dayflow.ingest_config import get_ingest_env, write_ingest_config
 from dayflow.spec import load_spec
 from ingestfn.errors import ConfigError
 from ingestfn.settings import FieldSchema, Settings, load_config
-from tests.conftest import EXAMPLE
+from tests.conftest import PROJECT
 
 
 def test_generated_config_is_read_by_the_function(tmp_path: Path) -> None:
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
+    spec = load_spec(PROJECT / "dayflow.yaml")
 
     config = load_config(write_ingest_config(spec, "dev", tmp_path / "ingest_config.json"))
 
@@ -33,7 +33,7 @@ def test_generated_config_is_read_by_the_function(tmp_path: Path) -> None:
 
 
 def test_function_env_names_project_tables_and_local_endpoint(tmp_path: Path) -> None:
-    spec = load_spec(EXAMPLE / "dayflow.yaml")
+    spec = load_spec(PROJECT / "dayflow.yaml")
     config_file = tmp_path / "ingest_config.json"
 
     env = get_ingest_env(spec, "local", config_file=config_file, bigquery_endpoint="http://e")

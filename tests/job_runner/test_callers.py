@@ -19,7 +19,7 @@ import pytest
 from job_runner.api.callers import CachingCertsRequest
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
-from tests.conftest import EXAMPLE, Server
+from tests.conftest import PROJECT, Server
 from tests.google_fakes import FakeGoogle, SigningKey
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ BACKFILL = {"pipeline": "no_such_pipeline", "start": "2024-01-01", "end": "2024-
 def settings(**fields: object) -> JobRunnerSettings:
     return JobRunnerSettings(
         env="dev",
-        spec_path=EXAMPLE / "dayflow.yaml",
+        spec_path=PROJECT / "dayflow.yaml",
         # Local stand-ins that are never reached: a refused or 404 request makes no call.
         bigquery_endpoint="http://127.0.0.1:9",
         workflows_endpoint="127.0.0.1:9",

@@ -1,7 +1,7 @@
 """The job-runner over real HTTP against the BigQuery emulator.
 
-(Reruns and concurrent runs of the example's partitions, through the whole local stack, are in
-examples/shop/tests/test_shop.py.)"""
+(Reruns and concurrent runs through the whole local stack are tested by the example project's
+own tests, through the dayflow.testing plugin.)"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.warehouse import make_bigquery_client
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "shop"
+PROJECT = ROOT / "tests" / "project"
 SCHEME = PartitionScheme("day", "Europe/Stockholm")
 
 _ORDERS_DDL = """

@@ -17,7 +17,7 @@ from dayflow.transforms.dataform import run_dataform
 from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.transforms.results import TransformResult
 
-from .semantic_layer import EXAMPLE, Semantic, partition
+from .semantic_layer import PROJECT, Semantic, partition
 
 pytestmark = pytest.mark.emulator
 
@@ -26,15 +26,13 @@ def dataform(
     semantic: Semantic,
     key: str = "2024-01-05",
     *,
-    spec_root: Path = EXAMPLE,
+    spec_root: Path = PROJECT,
     timeout: float = 120,
     endpoint: str | None = None,
     **job: Any,
 ) -> TransformResult:
     return run_dataform(
-        DataformJob(
-            kind="dataform", project_dir=job.pop("project_dir", "transform/dataform"), **job
-        ),
+        DataformJob(kind="dataform", project_dir=job.pop("project_dir", "dataform"), **job),
         spec_root=spec_root,
         partition=partition(key) if isinstance(key, str) else key,
         project="local",
@@ -116,7 +114,7 @@ def test_project_without_installed_cli_names_the_install_command(
     semantic: Semantic, tmp_path: Path
 ) -> None:
     shutil.copytree(
-        EXAMPLE / "transform/dataform",
+        PROJECT / "dataform",
         tmp_path / "df",
         ignore=shutil.ignore_patterns("node_modules"),
     )

@@ -14,7 +14,7 @@ from dayflow.transforms.dataform_managed import get_repository_name, run_managed
 from dayflow.transforms.results import TransformResult
 
 from .fake_dataform import FakeDataform, ScriptedAction
-from .semantic_layer import EXAMPLE, Semantic, partition
+from .semantic_layer import PROJECT, Semantic, partition
 
 REPOSITORY = "projects/acme-shop-prod/locations/europe-north1/repositories/shop"
 ACTIONS = [
@@ -27,7 +27,7 @@ ACTIONS = [
 def managed_job(**fields: object) -> DataformJob:
     return DataformJob(
         kind="dataform",
-        project_dir="transform/dataform",
+        project_dir="dataform",
         managed=ManagedDataform(repository="shop", git_commitish="v1.2.0"),
         **fields,  # type: ignore[arg-type]
     )
@@ -36,7 +36,7 @@ def managed_job(**fields: object) -> DataformJob:
 def run(fake: FakeDataform, job: DataformJob | None = None) -> TransformResult:
     return run_dataform(
         job or managed_job(tags=["daily_sales"]),
-        spec_root=EXAMPLE,
+        spec_root=PROJECT,
         partition=partition("2024-01-05"),
         project="acme-shop-prod",
         dataset_prefix="",
@@ -193,7 +193,7 @@ def test_managed_job_runs_through_the_cli_against_the_emulator(
 
     result = run_dataform(
         managed_job(actions=["semantic_orders_status_is_known"]),
-        spec_root=EXAMPLE,
+        spec_root=PROJECT,
         partition=partition("2024-01-05"),
         project="local",
         dataset_prefix=semantic.prefix,

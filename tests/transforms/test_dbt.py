@@ -18,15 +18,15 @@ from dayflow.transforms.dbt_profile import PROFILE_NAME, build_profile
 from dayflow.transforms.partition_vars import PartitionVars
 from dayflow.transforms.results import TransformResult
 
-from .semantic_layer import EXAMPLE, Semantic, partition
+from .semantic_layer import PROJECT, Semantic, partition
 
 pytestmark = pytest.mark.emulator
 
 
 def dbt(semantic: Semantic, key: str = "2024-01-05", **job: Any) -> TransformResult:
     return run_dbt(
-        DbtJob(kind="dbt", project_dir="transform/dbt", **job),
-        spec_root=EXAMPLE,
+        DbtJob(kind="dbt", project_dir="dbt", **job),
+        spec_root=PROJECT,
         partition=partition(key),
         project="local",
         dataset_prefix=semantic.prefix,
@@ -78,8 +78,8 @@ def test_hourly_partition_key_is_rejected_naming_the_expected_format(semantic: S
         TransformError, match=re.escape("partition_key '2024-01-05T03' is not a date")
     ):
         run_dbt(
-            DbtJob(kind="dbt", project_dir="transform/dbt"),
-            spec_root=EXAMPLE,
+            DbtJob(kind="dbt", project_dir="dbt"),
+            spec_root=PROJECT,
             partition=PartitionVars("2024-01-05T03", day.partition_start, day.partition_end),
             project="local",
             dataset_prefix=semantic.prefix,
@@ -131,8 +131,8 @@ def test_missing_var_is_named_with_where_to_set_it(semantic: Semantic, tmp_path:
 def test_unreachable_bigquery_fails_fast_as_transient(semantic: Semantic) -> None:
     started = time.monotonic()
     result = run_dbt(
-        DbtJob(kind="dbt", project_dir="transform/dbt"),
-        spec_root=EXAMPLE,
+        DbtJob(kind="dbt", project_dir="dbt"),
+        spec_root=PROJECT,
         partition=partition("2024-01-05"),
         project="local",
         dataset_prefix=semantic.prefix,
@@ -150,8 +150,8 @@ def test_local_target_replaces_the_partition_with_delete_and_insert(
 ) -> None:
     for _ in range(2):  # the second run takes the incremental path
         result = run_dbt(
-            DbtJob(kind="dbt", project_dir="transform/dbt"),
-            spec_root=EXAMPLE,
+            DbtJob(kind="dbt", project_dir="dbt"),
+            spec_root=PROJECT,
             partition=partition("2024-01-05"),
             project="local",
             dataset_prefix=semantic.prefix,
@@ -169,7 +169,7 @@ def test_other_targets_get_dbt_bigquerys_own_sql(semantic: Semantic, tmp_path: P
     """Production SQL is untouched: outside the target `local`, dbt-bigquery's MERGE runs.
 
     Run against the emulator, that MERGE fails (the emulator rejects it, see
-    transform/README.md), but the SQL dbt generated for it is what production runs.
+    the local_bigquery macro), but the SQL dbt generated for it is what production runs.
     """
     from dbt.cli.main import dbtRunner
 
@@ -187,7 +187,7 @@ def test_other_targets_get_dbt_bigquerys_own_sql(semantic: Semantic, tmp_path: P
     (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profile))
     vars_ = {**partition("2024-01-05").to_vars(), "dataset_prefix": semantic.prefix}
     dbtRunner().invoke(
-        ["run", "--project-dir", str(EXAMPLE / "transform/dbt"), "--profiles-dir", str(tmp_path),
+        ["run", "--project-dir", str(PROJECT / "dbt"), "--profiles-dir", str(tmp_path),
          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
          "--vars", yaml.safe_dump(vars_), "--select", "daily_sales_dbt"]
     )  # fmt: skip

@@ -13,7 +13,7 @@ from dayflow.ledger import ensure_table
 from dayflow.tables import LEDGER
 from job_runner.core.config import JobRunnerSettings
 from job_runner.main import create_app
-from tests.conftest import EXAMPLE, Server, write_spec
+from tests.conftest import PROJECT, Server, write_spec
 
 from .semantic_layer import Semantic
 
@@ -26,7 +26,7 @@ def test_failing_dbt_test_is_a_permanent_error_naming_it_and_the_ledger_shows_it
     spec_path = write_spec(tmp_path, dataset_prefix=semantic.prefix)
     spec = yaml.safe_load(spec_path.read_text())
     job = spec["pipelines"]["shop_events"]["jobs"]["mart_dbt"]
-    job["project_dir"] = str(EXAMPLE / "transform" / "dbt")
+    job["project_dir"] = str(PROJECT / "dbt")
     job["vars"] = {"min_orders_per_partition": 1000}  # 2024-01-05 has 5 orders: the gate fails
     spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     ensure_table(semantic.client, "local", f"{semantic.prefix}dayflow", LEDGER)

@@ -1,4 +1,4 @@
-"""Both example projects against the emulator: idempotent per partition, and the same mart."""
+"""Both transform projects of the tests project (dbt, Dataform) against the emulator: idempotent per partition, and the same mart."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from dayflow.transforms.dbt import run_dbt
 from dayflow.transforms.results import TransformResult
 
 from .semantic_layer import (
-    EXAMPLE,
     EXPECTED_2024_01_05,
+    PROJECT,
     Semantic,
     create_semantic,
     partition,
@@ -24,8 +24,8 @@ from .semantic_layer import (
 
 pytestmark = pytest.mark.emulator
 
-DBT_JOB = DbtJob(kind="dbt", project_dir="transform/dbt")
-DATAFORM_JOB = DataformJob(kind="dataform", project_dir="transform/dataform", tags=["daily_sales"])
+DBT_JOB = DbtJob(kind="dbt", project_dir="dbt")
+DATAFORM_JOB = DataformJob(kind="dataform", project_dir="dataform", tags=["daily_sales"])
 
 
 @dataclass
@@ -41,7 +41,7 @@ def run(
     tool: str, semantic: Semantic, key: str, artifacts_dir: Path | None = None
 ) -> TransformResult:
     common = {
-        "spec_root": EXAMPLE,
+        "spec_root": PROJECT,
         "partition": partition(key),
         "project": "local",
         "dataset_prefix": semantic.prefix,

@@ -31,7 +31,7 @@ from job_runner.core.config import JobRunnerSettings
 from tests.google_fakes import FakeGoogle, user_credentials
 
 from .fake_dataform import FakeDataform, ScriptedAction
-from .semantic_layer import EXAMPLE, partition
+from .semantic_layer import PROJECT, partition
 
 DBT_SA = "dayflow-dbt@acme-shop-dev.iam.gserviceaccount.com"
 DATAFORM_SA = "dayflow-dataform@acme-shop-dev.iam.gserviceaccount.com"
@@ -67,7 +67,7 @@ def test_local_profile_targets_local_and_impersonates_nobody() -> None:
 def test_job_runner_settings_reach_the_runner(tmp_path: Path) -> None:
     settings = JobRunnerSettings(
         env="dev",
-        spec_path=EXAMPLE / "dayflow.yaml",
+        spec_path=PROJECT / "dayflow.yaml",
         # An endpoint keeps the client from looking for Google credentials; nothing is called.
         bigquery_endpoint="http://127.0.0.1:9",
         dbt_service_account=DBT_SA,
@@ -90,13 +90,13 @@ def test_managed_dataform_invocation_runs_under_the_dataform_account() -> None:
     fake = FakeDataform([ScriptedAction("daily_sales_dataform")])
     job = DataformJob(
         kind="dataform",
-        project_dir="transform/dataform",
+        project_dir="dataform",
         managed=ManagedDataform(repository="shop", git_commitish="v1.2.0"),
         tags=["daily_sales"],
     )
     result = run_dataform(
         job,
-        spec_root=EXAMPLE,
+        spec_root=PROJECT,
         partition=partition("2024-01-05"),
         project="acme-shop-dev",
         dataset_prefix="dev_",
@@ -137,7 +137,7 @@ def test_token_broker_serves_the_impersonated_accounts_tokens_to_its_holder_only
 def test_the_dataform_clis_auth_library_takes_its_token_from_the_broker() -> None:
     """The CLI's own google-auth-library, loading the credentials file we write."""
     google = FakeGoogle(token_creator_on={DATAFORM_SA})
-    library = EXAMPLE / "transform/dataform/node_modules/google-auth-library"
+    library = PROJECT / "dataform/node_modules/google-auth-library"
     with TokenBroker(impersonated(google), request=google) as broker:
         contents = build_cli_credentials(project="acme-shop-dev", location="europe-north1",
                                          broker=broker)  # fmt: skip

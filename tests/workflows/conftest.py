@@ -117,7 +117,7 @@ def make_backfills(tmp_path: Path, bigquery_endpoint: str) -> Iterator[Callable[
         directory = tmp_path / name
         directory.mkdir()
         spec_path = write_spec(directory)
-        if pipelines:  # more pipelines, beside the example's shop_daily
+        if pipelines:  # more pipelines, beside the tests project's shop_daily
             spec = yaml.safe_load(spec_path.read_text())
             spec["pipelines"].update(pipelines)
             spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
