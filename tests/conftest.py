@@ -42,6 +42,7 @@ SLOW_FILES = (
     "tests/transforms/test_dbt.py",
     "tests/test_wheel.py",
     "examples/shop/tests/test_shop.py",
+    "tests/dependencies/test_upstream_waiting.py",
     "tests/ingest/test_reliability.py",
     "tests/cli/test_backfill_commands.py",
     "tests/transforms/test_marts.py",
@@ -50,6 +51,8 @@ SLOW_FILES = (
     "tests/ingest/test_local_ingest.py",
     "tests/iam/test_iam_contract.py",
     "tests/cli/test_cli_local_stack.py",
+    "tests/ui/test_status_page_browser.py",
+    "tests/cli/test_schedule_commands.py",
     "tests/job_runner/test_responsiveness.py",
 )
 

@@ -52,8 +52,6 @@ def test_every_resource_is_a_child_of_a_component(dev: Deployment) -> None:
             "ProjectApis",
             "Operators",
             "Alerts",
-            "CalledServices",
-            "CloudRunJobs",  # the example's score_customers
         )
     }
     orphans = [r.urn for r in dev if not r.is_component and r.parent_type not in components]
@@ -187,10 +185,6 @@ def test_job_runner_runs_as_its_own_account_with_its_settings(dev: Deployment) -
             ["group:data-eng@acme.com", member(dev, "operator")]
         ),
         "JOB_RUNNER_MAX_CONCURRENT_RUNS": "20",
-        # The example's http job calls its fx_extractor service (tests/infra/test_infra_called_services.py).
-        "JOB_RUNNER_SERVICE_URLS": json.dumps(
-            {"fx_extractor": "https://fx-extractor-123456789012.europe-north1.run.app"}
-        ),
     }
     # The runs one instance executes at once equal the requests Cloud Run sends it at once.
     assert service.state["template"]["maxInstanceRequestConcurrency"] == 20
@@ -368,7 +362,6 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         for g in dev.of_type(T.DATASET_IAM)
     }
     runner, ingest, dbt = member(dev, "job-runner"), member(dev, "ingest"), member(dev, "dbt")
-    scorer = member(dev, "job-shop-daily-score-customers")
     assert grants == {
         ("dev_dayflow", runner): "roles/bigquery.dataEditor",
         ("dev_staging", runner): "roles/bigquery.dataEditor",
@@ -381,14 +374,6 @@ def test_dataset_roles_follow_what_each_workload_writes_and_reads(dev: Deploymen
         ("dev_semantic", dbt): "roles/bigquery.dataViewer",
         # The declared source `raw`, read by the SQL jobs: its own name, in the stack's project.
         ("raw", runner): "roles/bigquery.dataViewer",
-        # The fx_extractor service's account writes its http job's destination dataset.
-        (
-            "dev_staging",
-            "serviceAccount:fx-extractor@acme-shop-dev.iam.gserviceaccount.com",
-        ): "roles/bigquery.dataEditor",
-        # The example's cloud_run_job score_customers: its destination's dataset, and `reads`.
-        ("dev_mart", scorer): "roles/bigquery.dataEditor",
-        ("dev_staging", scorer): "roles/bigquery.dataViewer",
     }
 
 
