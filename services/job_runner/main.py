@@ -19,13 +19,21 @@ from job_runner.models import ERROR_RESPONSES
 from job_runner.ui import routes as ui
 
 
-def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
-    """Build the app. Settings are read on the first request unless given here."""
+def create_app(
+    settings: JobRunnerSettings | None = None, *, configure_logs: bool = False
+) -> FastAPI:
+    """Build the app. Settings are read on the first request unless given here.
+
+    `configure_logs`: send the process's log records to stdout as the settings say
+    (dayflow.logs); the served app (`app` below) does, an app embedded in another process (a
+    test, a benchmark) leaves that process's logging alone.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = app.state.settings or get_settings()
-        configure_logging(settings.log_format, settings.gcp_project)
+        if configure_logs:
+            configure_logging(settings.log_format, settings.gcp_project)
         log_caller_checks(settings)
         yield
         runner = getattr(app.state, "runner", None)
@@ -60,4 +68,4 @@ def create_app(settings: JobRunnerSettings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+app = create_app(configure_logs=True)
