@@ -101,10 +101,13 @@ def check_lines(url: str) -> list[dict[str, Any]]:
     handler.setFormatter(CloudLoggingFormatter("acme-fresh-prod"))
     logger = logging.getLogger("dayflow.freshness")
     logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # as the served app does (dayflow.logs)
     try:
         httpx.post(f"{url}/freshness/check", timeout=120).raise_for_status()
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 

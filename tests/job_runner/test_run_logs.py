@@ -35,8 +35,11 @@ def run_lines() -> Iterator[io.StringIO]:
     handler.setFormatter(CloudLoggingFormatter("acme-dev"))
     logger = logging.getLogger("dayflow.runs")
     logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # as the served app does (dayflow.logs)
     yield stream
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 def test_each_state_change_of_a_run_is_one_labelled_line_in_the_request_trace(

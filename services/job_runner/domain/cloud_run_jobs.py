@@ -367,10 +367,13 @@ def run_cloud_run_job(
         attempt=attempt,
         spec_root=runner.spec.root,
     )
-    # Executions of one job and partition take turns in this process: locally the emulator
-    # does not isolate concurrent transactions (and there is one process); in GCP BigQuery
-    # aborts one of two conflicting transactions and the job's own task retries redo it.
-    with _get_partition_lock(execution.job, partition.key):
+    # Executions of one job and partition take turns in this process. Locally all executions
+    # of one job do, whatever their partition: the emulator does not isolate concurrent
+    # transactions even on different partitions of a table (a backfill's partitions run side by
+    # side), and there is one process. In GCP BigQuery aborts one of two conflicting
+    # transactions and the job's own task retries redo it.
+    turn = partition.key if runner.env != "local" else "all partitions"
+    with _get_partition_lock(execution.job, turn):
         result = get_executor(runner).execute(execution)
         rows = 0
         if job.destination is not None:
