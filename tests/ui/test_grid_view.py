@@ -51,11 +51,11 @@ def test_durations_and_bytes_read_at_a_glance() -> None:
 
 
 def test_a_caller_who_may_not_start_backfills_sees_no_re_run_button() -> None:
-    from job_runner.ui.routes import _ENV
+    from job_runner.ui.routes import _get_templates
     from job_runner.ui.views import KNOWN_STATUSES
 
     grid = build_grid("p", ["a"], ["2024-03-02"], [state("2024-03-02", "a", "failed")])
-    template = _ENV.get_template("grid.html")
+    template = _get_templates().get_template("grid.html")
 
     def render(may_start: bool) -> str:
         return template.render(grid=grid, may_start=may_start, statuses=sorted(KNOWN_STATUSES))

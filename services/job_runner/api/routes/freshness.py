@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from dayflow.freshness import Freshness
 from job_runner.api.deps import RunnerDep
 from job_runner.domain.freshness import check_freshness, read_freshness
 from job_runner.models import FreshnessListPublic, FreshnessPublic, error_responses
@@ -22,13 +23,15 @@ async def get_freshness(
     pipeline: Annotated[str | None, Query(description="One pipeline (default: all)")] = None,
 ) -> FreshnessListPublic:
     """Each pipeline's newest complete partition, its age, its limit, and whether it is stale."""
-    checked = await run_in_threadpool(read_freshness, runner, pipeline)
-    return FreshnessListPublic(pipelines=[FreshnessPublic(**f.to_public()) for f in checked])
+    return _public(await run_in_threadpool(read_freshness, runner, pipeline))
 
 
 @router.post("/freshness/check", response_model=FreshnessListPublic, responses=error_responses(503))
 async def post_freshness_check(runner: RunnerDep) -> FreshnessListPublic:
     """As GET /freshness for every pipeline, and one log line each (what the freshness alert
     reads). Cloud Scheduler calls it every 15 minutes."""
-    checked = await run_in_threadpool(check_freshness, runner)
+    return _public(await run_in_threadpool(check_freshness, runner))
+
+
+def _public(checked: list[Freshness]) -> FreshnessListPublic:
     return FreshnessListPublic(pipelines=[FreshnessPublic(**f.to_public()) for f in checked])
