@@ -64,6 +64,21 @@ def get_partition_bounds(
     )
 
 
+# The partitions shown when no range is asked for (the status page's grid, `dayflow status`):
+# the newest week of a daily pipeline, the newest day of an hourly one.
+DEFAULT_PARTITIONS = {"day": 7, "hour": 24}
+
+
+def get_default_range(scheme: PartitionScheme, now: datetime, first_key: str) -> tuple[str, str]:
+    """The newest week (daily) or day (hourly) up to the partition containing `now`, not
+    before the pipeline's first partition (its `start`: a date, or an hour key)."""
+    if scheme.granularity == "hour" and len(first_key) == 10:
+        first_key = f"{first_key}T00"
+    end = scheme.get_partition_key_for_time(now)
+    start = scheme.get_previous_key(end, DEFAULT_PARTITIONS[scheme.granularity] - 1)
+    return max(start, first_key), max(end, first_key)
+
+
 def check_partition_key(
     pipeline_name: str, pipeline: Pipeline, key: str, now: datetime | None = None
 ) -> None:

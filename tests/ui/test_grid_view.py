@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dayflow.ledger import RunState
+from dayflow.partition_bounds import get_default_range
 from dayflow.partitions import PartitionScheme
-from job_runner.ui.views import build_grid, format_bytes, format_seconds, get_default_range
+from job_runner.ui.views import build_grid, format_bytes, format_seconds
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 

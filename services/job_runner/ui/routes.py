@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from dayflow.errors import NotFoundError, UserError
 from dayflow.executions import BACKFILL_WORKFLOW, find_backfill, get_backfill_id
 from dayflow.ledger import RunState
-from dayflow.partition_bounds import PARTITION_KEY_PATTERN
+from dayflow.partition_bounds import PARTITION_KEY_PATTERN, get_default_range
 from dayflow.partitions import PartitionKeyRange
 from job_runner.api.callers import CallerNotAllowedError, is_caller_allowed
 from job_runner.api.deps import ExecutionsFactoryDep, RunnerDep, SettingsDep
@@ -166,7 +166,7 @@ def get_grid(
     reads them."""
     pipeline = runner.get_pipeline(name)
     if start is None or end is None:
-        default_start, default_end = views.get_default_range(
+        default_start, default_end = get_default_range(
             pipeline.scheme, runner.now(), pipeline.start
         )
         start, end = start or default_start, end or default_end

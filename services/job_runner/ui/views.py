@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dayflow.ledger import RunState
-from dayflow.partitions import PartitionScheme
 
 # Statuses the page has a colour for; any other (a status added later) is drawn neutrally.
 KNOWN_STATUSES = frozenset(
@@ -19,8 +18,6 @@ KNOWN_STATUSES = frozenset(
 )
 # Statuses whose cell links to the run page (its error, its attempts).
 LINKED_STATUSES = frozenset({"failed", "stale"})
-# The default grid: the newest week of a daily pipeline, the newest day of an hourly one.
-DEFAULT_PARTITIONS = {"day": 7, "hour": 24}
 
 
 @dataclass(frozen=True)
@@ -99,16 +96,6 @@ def build_grid(pipeline: str, jobs: list[str], keys: list[str], states: Iterable
                 )
         rows.append(Row(key, cells))
     return Grid(pipeline, jobs, rows)
-
-
-def get_default_range(scheme: PartitionScheme, now: datetime, first_key: str) -> tuple[str, str]:
-    """The newest week (daily) or day (hourly) up to the partition containing `now`, not
-    before the pipeline's first partition (its `start`: a date, or an hour key)."""
-    if scheme.granularity == "hour" and len(first_key) == 10:
-        first_key = f"{first_key}T00"
-    end = scheme.get_partition_key_for_time(now)
-    start = scheme.get_previous_key(end, DEFAULT_PARTITIONS[scheme.granularity] - 1)
-    return max(start, first_key), max(end, first_key)
 
 
 def format_seconds(seconds: float) -> str:

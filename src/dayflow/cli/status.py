@@ -11,7 +11,7 @@ has (from its `start` to the partition containing now).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -30,7 +30,7 @@ from dayflow.cli.output import plain, print_json, shorten
 from dayflow.cli.styles import ERROR_STATES, STATUS_STYLE, WAITING_STATES
 from dayflow.errors import UserError
 from dayflow.freshness import format_age
-from dayflow.partition_bounds import get_partition_bounds
+from dayflow.partition_bounds import get_default_range, get_partition_bounds
 from dayflow.partitions import PartitionKeyRange
 from dayflow.spec import Pipeline
 
@@ -97,9 +97,7 @@ def get_status_range(
         raise UserError("give both --start and --end, or neither (the newest partitions)")
     bounds = get_partition_bounds(pipeline_name, pipeline)
     if start is None or end is None:
-        end = bounds.last
-        back = 6 if pipeline.granularity == "day" else 23
-        start = max(pipeline.scheme.get_previous_key(end, back), bounds.first)
+        start, end = get_default_range(pipeline.scheme, datetime.now(UTC), pipeline.start)
     if pipeline.granularity == "hour":
         if _DAY.match(start):
             start = max(f"{start}T00", bounds.first)
